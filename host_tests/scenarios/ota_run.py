@@ -1,0 +1,88 @@
+# One OTA through the public API, under CPython or the MicroPython unix port.
+# usage: ota_run.py MODE URL CA_PEM_PATH [KEY=VALUE ...]
+#   MODE: oneshot | steps | abort (abort after `perform_calls` perform() calls)
+#   KEY=VALUE: config fields (ints and true/false parsed), e.g. bulk_flash_erase=true
+# Prints `RESULT {json}`: ok, code/name/msg on failure, events, app description, counters.
+import json
+import sys
+
+import esp32
+import esp_https_ota as ota
+
+
+def parse_value(v):
+    if v in ("true", "false"):
+        return v == "true"
+    try:
+        return int(v)
+    except ValueError:
+        return v
+
+
+def main():
+    mode, url, ca_path = sys.argv[1], sys.argv[2], sys.argv[3]
+    opts = {}
+    for arg in sys.argv[4:]:
+        k, _, v = arg.partition("=")
+        opts[k] = parse_value(v)
+    perform_calls = opts.pop("perform_calls", 5)
+    http_config = {"url": url}
+    if ca_path != "-":
+        with open(ca_path) as f:
+            http_config["cert_pem"] = f.read()
+    for k in ("timeout_ms", "max_redirection_count", "buffer_size"):
+        if k in opts:
+            http_config[k] = opts.pop(k)
+    config = {"http_config": http_config}
+    config.update(opts)
+
+    events = []
+
+    def on_event(arg, base, event_id, data):
+        events.append([event_id, data])
+
+    ota.event_handler_register(on_event)
+    running = esp32.Partition(esp32.Partition.RUNNING)
+    res = {"running": running.info()[4], "next": running.get_next_update().info()[4]}
+    h = None
+    try:
+        if mode == "oneshot":
+            ota.esp_https_ota(config)
+        else:
+            h = ota.begin(config)
+            res["status"] = ota.get_status_code(h)
+            res["size"] = ota.get_image_size(h)
+            desc = ota.get_img_desc(h)
+            res["desc"] = {"project_name": desc.project_name, "version": desc.version,
+                           "idf_ver": desc.idf_ver, "secure_version": desc.secure_version}
+            calls = 0
+            while True:
+                if mode == "abort" and calls >= perform_calls:
+                    res["len_read_at_abort"] = ota.get_image_len_read(h)
+                    ota.abort(h)
+                    break
+                err = ota.perform(h)
+                calls += 1
+                if err != ota.ESP_ERR_HTTPS_OTA_IN_PROGRESS:
+                    break
+            if mode == "steps":
+                res["perform_calls"] = calls
+                res["len_read"] = ota.get_image_len_read(h)
+                res["complete"] = ota.is_complete_data_received(h)
+                ota.finish(h)
+        res["ok"] = True
+    except ota.OTAError as e:
+        res["ok"] = False
+        res["code"] = e.code
+        res["name"] = ota.err_to_name(e.code)
+        res["msg"] = str(e)
+        if h is not None:
+            try:
+                ota.abort(h)
+            except ota.OTAError:
+                pass  # finish() already released it
+    res["events"] = events
+    print("RESULT", json.dumps(res))
+
+
+main()

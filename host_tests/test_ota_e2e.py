@@ -1,0 +1,218 @@
+"""A whole OTA against the local HTTPS server, under CPython and the MicroPython unix port.
+
+Each test runs scenarios/ota_run.py with the `interp` fixture, then inspects the simulated
+flash from the host: the new image byte for byte, otadata, and the running partition.
+"""
+
+import hashlib
+import shutil
+
+import pytest
+
+from conftest import IMAGES, SHIMS, run_scenario
+import imagetools
+
+import sys
+
+sys.path.insert(0, str(SHIMS))
+import flashsim  # noqa: E402
+from https_server import OTAServer, make_pki  # noqa: E402
+
+TEMPLATE = (IMAGES / "esp32-app-template.bin").read_bytes()
+NEW_APP = imagetools.with_version(TEMPLATE, "2.0.0-test")
+# Byte 1000 lies inside the first segment's data, past the app description.
+CORRUPT_APP = imagetools.flip_byte(NEW_APP, 1000)
+
+# ESP-IDF error codes, as the scenario reports them.
+ESP_FAIL = -1
+ESP_ERR_INVALID_ARG = 0x102
+ESP_ERR_INVALID_VERSION = 0x10A
+ESP_ERR_OTA_VALIDATE_FAILED = 0x1503
+ESP_ERR_HTTP_CONNECT = 0x7002
+ESP_ERR_HTTP_INCOMPLETE_DATA = 0x700C
+
+EV_START, EV_CONNECTED, EV_GET_IMG_DESC, EV_VERIFY_CHIP_ID = 0, 1, 2, 3
+EV_WRITE_FLASH, EV_UPDATE_BOOT_PARTITION, EV_FINISH, EV_ABORT = 6, 7, 8, 9
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def fw_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("fw")
+    (d / "app.bin").write_bytes(NEW_APP)
+    (d / "corrupt.bin").write_bytes(CORRUPT_APP)
+    (d / "truncated.bin").write_bytes(NEW_APP[:64000])
+    shutil.copy(IMAGES / "esp_idf_blink_esp32s2.bin", d / "s2.bin")
+    shutil.copy(IMAGES / "bootloader_esp32.bin", d / "bootloader.bin")
+    return d
+
+
+@pytest.fixture(scope="session")
+def server(pki, fw_dir):
+    with OTAServer(fw_dir, pki) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def wrong_host_server(pki, fw_dir):
+    with OTAServer(fw_dir, pki, cert="wrong_host") as srv:
+        yield srv
+
+
+@pytest.fixture
+def flash(tmp_path):
+    path = tmp_path / "flash.bin"
+    flashsim.create_flash(str(path), app_image=TEMPLATE)
+    return path
+
+
+def region(flash_path, label):
+    """The bytes of one partition of the simulated flash."""
+    data = flash_path.read_bytes()
+    for entry in flashsim.read_partition_table(flashsim.Flash(str(flash_path))):
+        if entry.label == label:
+            return data[entry.addr:entry.addr + entry.size]
+    raise KeyError(label)
+
+
+def snapshot(flash_path):
+    return {label: hashlib.sha256(region(flash_path, label)).hexdigest() for label in ("otadata", "ota_0", "ota_1")}
+
+
+def boots(flash_path, tmp_path):
+    """The partition a reboot would start (on a copy: booting changes otadata's state)."""
+    copy = tmp_path / "reboot.bin"
+    shutil.copy(flash_path, copy)
+    return flashsim.boot(flashsim.Flash(str(copy)))
+
+
+def ota(interp, flash_path, mode, url, ca, *opts):
+    return run_scenario(interp, "ota_run.py", mode, url, ca, *opts, env={"ESP32_FLASH": str(flash_path)})
+
+
+def assert_failed_safely(res, before, flash_path, tmp_path, code):
+    """The OTA failed with `code` and the device still boots the untouched running firmware."""
+    assert res["ok"] is False, res.result
+    assert res["code"] == code, res.result
+    after = snapshot(flash_path)
+    assert after["otadata"] == before["otadata"]
+    assert after["ota_0"] == before["ota_0"]
+    assert boots(flash_path, tmp_path) == "ota_0"
+
+
+def test_good_image_lands_byte_for_byte_and_boots(interp, flash, server, pki, tmp_path):
+    before = snapshot(flash)
+    res = ota(interp, flash, "oneshot", server.url("app.bin"), pki["ca"])
+    assert res["ok"] is True, res.result
+    assert (res["running"], res["next"]) == ("ota_0", "ota_1")
+    assert region(flash, "ota_1")[:len(NEW_APP)] == NEW_APP
+    assert set(region(flash, "ota_1")[len(NEW_APP):]) == {0xFF}  # the rest stays erased
+    assert snapshot(flash)["ota_0"] == before["ota_0"]  # the running partition is never written
+    assert boots(flash, tmp_path) == "ota_1"
+    ids = [e[0] for e in res["events"]]
+    assert ids[:4] == [EV_START, EV_CONNECTED, EV_VERIFY_CHIP_ID, EV_WRITE_FLASH]
+    assert ids[-2:] == [EV_UPDATE_BOOT_PARTITION, EV_FINISH]
+    assert res["events"][-2][1] == 0x11  # ota_1's subtype
+    written = [e[1] for e in res["events"] if e[0] == EV_WRITE_FLASH]
+    assert written == sorted(written) and written[-1] >= len(NEW_APP)
+
+
+def test_step_by_step_api_reports_description_and_progress(interp, flash, server, pki, tmp_path):
+    res = ota(interp, flash, "steps", server.url("app.bin"), pki["ca"])
+    assert res["ok"] is True, res.result
+    assert res["status"] == 200
+    assert res["size"] == len(NEW_APP)
+    assert res["desc"]["project_name"] == "app-template"
+    assert res["desc"]["version"] == "2.0.0-test"
+    assert res["desc"]["idf_ver"].startswith("v4.0-dev")
+    assert res["len_read"] == len(NEW_APP)
+    assert res["complete"] is True
+    assert res["perform_calls"] >= len(NEW_APP) // 4096
+    assert [e[0] for e in res["events"]][:3] == [EV_START, EV_CONNECTED, EV_GET_IMG_DESC]
+    assert boots(flash, tmp_path) == "ota_1"
+
+
+def test_wrong_ca_fails_and_leaves_boot_untouched(interp, flash, server, pki, tmp_path):
+    before = snapshot(flash)
+    res = ota(interp, flash, "oneshot", server.url("app.bin"), pki["other_ca"])
+    assert_failed_safely(res, before, flash, tmp_path, ESP_ERR_HTTP_CONNECT)
+    assert "TLS" in res["msg"]
+    assert snapshot(flash)["ota_1"] == before["ota_1"]  # nothing was written at all
+
+
+def test_wrong_hostname_fails(interp, flash, wrong_host_server, pki, tmp_path):
+    before = snapshot(flash)
+    res = ota(interp, flash, "oneshot", wrong_host_server.url("app.bin"), pki["ca"])
+    assert_failed_safely(res, before, flash, tmp_path, ESP_ERR_HTTP_CONNECT)
+
+
+def test_404_fails_with_the_status_code(interp, flash, server, pki, tmp_path):
+    before = snapshot(flash)
+    res = ota(interp, flash, "oneshot", server.url("missing.bin"), pki["ca"])
+    assert_failed_safely(res, before, flash, tmp_path, ESP_FAIL)
+    assert "404" in res["msg"]
+
+
+def test_abort_leaves_boot_untouched(interp, flash, server, pki, tmp_path):
+    before = snapshot(flash)
+    res = ota(interp, flash, "abort", server.url("app.bin"), pki["ca"], "perform_calls=20")
+    assert res["ok"] is True, res.result
+    assert res["len_read_at_abort"] > 4096
+    assert res["events"][-1][0] == EV_ABORT
+    after = snapshot(flash)
+    assert after["otadata"] == before["otadata"] and after["ota_0"] == before["ota_0"]
+    assert boots(flash, tmp_path) == "ota_0"
+
+
+def test_corrupt_image_is_refused_at_finish(interp, flash, server, pki, tmp_path):
+    before = snapshot(flash)
+    res = ota(interp, flash, "oneshot", server.url("corrupt.bin"), pki["ca"])
+    assert_failed_safely(res, before, flash, tmp_path, ESP_ERR_OTA_VALIDATE_FAILED)
+    assert "checksum" in res["msg"] or "SHA-256" in res["msg"]
+
+
+def test_truncated_image_is_refused(interp, flash, server, pki, tmp_path):
+    before = snapshot(flash)
+    res = ota(interp, flash, "oneshot", server.url("truncated.bin"), pki["ca"])
+    assert_failed_safely(res, before, flash, tmp_path, ESP_ERR_OTA_VALIDATE_FAILED)
+    assert "64000" in res["msg"]
+
+
+def test_cut_connection_is_an_error_not_a_short_image(interp, flash, server, pki, tmp_path):
+    before = snapshot(flash)
+    res = ota(interp, flash, "oneshot", server.url("app.bin?cut_after=100000"), pki["ca"])
+    assert_failed_safely(res, before, flash, tmp_path, ESP_ERR_HTTP_INCOMPLETE_DATA)
+
+
+def test_image_for_another_chip_is_refused_before_writing(interp, flash, server, pki, tmp_path):
+    before = snapshot(flash)
+    res = ota(interp, flash, "oneshot", server.url("s2.bin"), pki["ca"])
+    assert_failed_safely(res, before, flash, tmp_path, ESP_ERR_INVALID_VERSION)
+    assert "chip id 2" in res["msg"]
+    assert snapshot(flash)["ota_1"] == before["ota_1"]
+
+
+def test_bootloader_image_is_refused_before_writing(interp, flash, server, pki, tmp_path):
+    before = snapshot(flash)
+    res = ota(interp, flash, "oneshot", server.url("bootloader.bin"), pki["ca"])
+    assert_failed_safely(res, before, flash, tmp_path, ESP_FAIL)
+    assert "app description" in res["msg"]
+    assert snapshot(flash)["ota_1"] == before["ota_1"]
+
+
+def test_plain_http_is_refused_by_default(interp, flash, tmp_path):
+    before = snapshot(flash)
+    res = ota(interp, flash, "oneshot", "http://localhost:1/app.bin", "-")
+    assert_failed_safely(res, before, flash, tmp_path, ESP_ERR_INVALID_ARG)
+    assert "http://" in res["msg"]
+
+
+def test_chunked_body_lands_and_boots(interp, flash, server, pki, tmp_path):
+    res = ota(interp, flash, "oneshot", server.url("app.bin?chunked=5000"), pki["ca"])
+    assert res["ok"] is True, res.result
+    assert region(flash, "ota_1")[:len(NEW_APP)] == NEW_APP
+    assert boots(flash, tmp_path) == "ota_1"

@@ -138,7 +138,7 @@ class HTTPClient:
         if scheme == "https":
             try:
                 sock = self._tls_context().wrap_socket(sock, server_hostname=host)
-            except OSError as e:
+            except (OSError, ValueError) as e:  # a failed certificate check is a ValueError
                 sock.close()
                 raise OTAError(ESP_ERR_HTTP_CONNECT, "TLS handshake with %s failed: %s" % (where, _tls_reason(e)))
         self._sock = sock
@@ -345,7 +345,13 @@ def _is_timeout(e):
 
 
 def _tls_reason(e):
+    """What went wrong in a handshake, from mbedTLS's error (verify info text or code)."""
+    if isinstance(e, ValueError):
+        why = " ".join(str(e).split())  # mbedTLS's verify info, one reason per line
+        if "future" in why:
+            why += " (is the clock set? call ntptime.settime() before the OTA)"
+        return "certificate verification failed: " + why
     code = e.args[0] if e.args else None
     if code == _MBEDTLS_X509_VERIFY_FAILED:
-        return "server certificate not trusted by http_config.cert_pem, wrong host name, or expired (%s)" % (e,)
+        return "certificate verification failed (not signed by http_config.cert_pem, wrong host name, or expired)"
     return str(e)

@@ -70,10 +70,23 @@ class SSLContext:
                 sock, server_side=server_side, server_hostname=server_hostname,
                 do_handshake_on_connect=do_handshake)
         except _ssl.SSLCertVerificationError as e:
-            raise OSError(-9984, "MBEDTLS_ERR_X509_CERT_VERIFY_FAILED: " + str(e.verify_message))
+            # The board's tls raises ValueError with mbedTLS's verify info text.
+            raise ValueError("\n" + _verify_info(e) + "\n")
         except _ssl.SSLError as e:
             raise OSError(-0x7780, "TLS handshake failed: " + str(e))
         return _TLSStream(ss)
+
+
+def _verify_info(e):
+    """mbedtls_x509_crt_verify_info()'s wording for CPython's verify failure."""
+    msg = str(e.verify_message)
+    if "expired" in msg:
+        return "The certificate validity has expired"
+    if "not yet valid" in msg:
+        return "The certificate validity starts in the future"
+    if "mismatch" in msg or "match" in msg:
+        return "The certificate Common Name (CN) does not match with the expected CN"
+    return "The certificate is not correctly signed by the trusted CA"
 
 
 class _TLSStream:

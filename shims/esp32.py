@@ -1,0 +1,228 @@
+# Stand-in for MicroPython's `esp32` module (ports/esp32/esp32_partition.c, esp32_nvs.c) on a
+# simulated NOR flash (flashsim). Host only; one source for CPython and the MicroPython unix port.
+#
+# The flash file is $ESP32_FLASH (make it with flashsim.create_flash()). Importing this module
+# is the chip booting: the bootloader logic in flashsim.boot() picks the RUNNING partition and
+# updates otadata (rollback states), so every new process is a reset. ESP32_FLASH_STRICT=0
+# lets writes over unerased bytes AND into the flash, as the chip does, instead of raising.
+#
+# Errors are raised as the port raises them: check_esp_err() turns an esp_err_t into
+# OSError(-code, "ESP_ERR_..."), e.g. OSError(-5379, 'ESP_ERR_OTA_VALIDATE_FAILED') from set_boot().
+import os
+
+import flashsim
+
+_path = os.getenv("ESP32_FLASH")
+if not _path:
+    raise RuntimeError("esp32 shim: set ESP32_FLASH to a simulated flash file "
+                       "(make one with flashsim.create_flash(path, app_image=...))")
+try:
+    os.stat(_path)
+except OSError:
+    raise RuntimeError("esp32 shim: ESP32_FLASH=%s does not exist; create it with "
+                       "flashsim.create_flash(path, app_image=...)" % _path)
+
+# The simulated chip's flash; tests read flash.stats (erase/write/read counters).
+flash = flashsim.Flash(_path, strict=os.getenv("ESP32_FLASH_STRICT") != "0")
+_table = flashsim.read_partition_table(flash)
+_running_label = flashsim.boot(flash)  # power-on: the bootloader chooses the app
+
+_NATIVE_BLOCK = 4096
+_EINVAL = 22
+_ENOENT = 2
+
+
+def _raise(code):
+    raise flashsim.esp_error(code)
+
+
+class Partition:
+    BOOT = 0
+    RUNNING = 1
+    TYPE_APP = 0
+    TYPE_DATA = 1
+
+    def __init__(self, id, block_size=_NATIVE_BLOCK):
+        if isinstance(id, tuple):  # a flashsim.PartitionEntry (used by find/get_next_update)
+            entry = id
+        elif isinstance(id, int):
+            if id == Partition.BOOT:
+                entry = flashsim.get_boot_partition(flash, _table)
+            elif id == Partition.RUNNING:
+                entry = flashsim.find_first(_table, flashsim.TYPE_APP, flashsim.SUBTYPE_ANY, _running_label)
+            else:
+                raise ValueError
+        else:
+            entry = flashsim.find_first(_table, flashsim.TYPE_APP, flashsim.SUBTYPE_ANY, id)
+            if entry is None:
+                entry = flashsim.find_first(_table, flashsim.TYPE_DATA, flashsim.SUBTYPE_ANY, id)
+        if entry is None:
+            raise OSError(_ENOENT, "ENOENT")
+        self._entry = entry
+        self._addr = entry.addr
+        self._size = entry.size
+        self._readonly = entry.flags & flashsim.FLAG_READONLY
+        self._bs = block_size
+        # like the port: a sector cache only for block sizes below the erase sector
+        self._cache = bytearray(_NATIVE_BLOCK) if block_size < _NATIVE_BLOCK else None
+
+    @staticmethod
+    def find(type=TYPE_APP, subtype=0xFF, label=None, block_size=_NATIVE_BLOCK):
+        return [Partition(e, block_size) for e in flashsim.find_partitions(_table, type, subtype, label)]
+
+    def info(self):
+        e = self._entry
+        return (e.type, e.subtype, e.addr, e.size, e.label, bool(e.flags & flashsim.FLAG_ENCRYPTED))
+
+    def __repr__(self):
+        e = self._entry
+        return "<Partition type=%u, subtype=%u, address=%u, size=%u, label=%s, encrypted=%u>" % (
+            e.type, e.subtype, e.addr, e.size, e.label, e.flags & flashsim.FLAG_ENCRYPTED)
+
+    def __eq__(self, other):
+        return isinstance(other, Partition) and other._addr == self._addr
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __hash__(self):
+        return self._addr
+
+    # esp_partition_read / _write / _erase_range: the same argument checks and esp_err codes.
+    def _read(self, offset, buf):
+        n = len(buf)
+        if offset > self._size:
+            _raise(flashsim.ESP_ERR_INVALID_ARG)
+        if n > self._size - offset:
+            _raise(flashsim.ESP_ERR_INVALID_SIZE)
+        flash.read(self._addr + offset, buf)
+
+    def _write(self, offset, buf):
+        n = len(buf)
+        if self._readonly:
+            _raise(flashsim.ESP_ERR_NOT_ALLOWED)
+        if offset > self._size:
+            _raise(flashsim.ESP_ERR_INVALID_ARG)
+        if n > self._size - offset:
+            _raise(flashsim.ESP_ERR_INVALID_SIZE)
+        flash.write(self._addr + offset, buf)
+
+    def _erase(self, offset, n):
+        if self._readonly:
+            _raise(flashsim.ESP_ERR_NOT_ALLOWED)
+        if offset > self._size:
+            _raise(flashsim.ESP_ERR_INVALID_ARG)
+        if n > self._size - offset:
+            _raise(flashsim.ESP_ERR_INVALID_SIZE)
+        if n % _NATIVE_BLOCK:
+            _raise(flashsim.ESP_ERR_INVALID_SIZE)
+        if offset % _NATIVE_BLOCK:
+            _raise(flashsim.ESP_ERR_INVALID_ARG)
+        if n:
+            flash.erase(self._addr + offset, n)
+
+    def readblocks(self, block_num, buf, offset=0):
+        self._read(block_num * self._bs + offset, buf)
+
+    def writeblocks(self, block_num, buf, offset=None):
+        """2 arguments: erase the range, then write. 3 arguments: write only (erase first yourself)."""
+        off = block_num * self._bs
+        if offset is None:
+            if self._bs >= _NATIVE_BLOCK:
+                self._erase(off, len(buf))
+            else:
+                self._erase_small(off, len(buf))
+        else:
+            off += offset
+        self._write(off, buf)
+
+    def _erase_small(self, offset, n):
+        # block_size < 4096: erase whole sectors, keeping the bytes outside [offset, offset+n)
+        cache = self._cache
+        addr = (offset // _NATIVE_BLOCK) * _NATIVE_BLOCK
+        o = offset % _NATIVE_BLOCK
+        top = offset + n
+        while addr < top:
+            if o > 0 or top < addr + _NATIVE_BLOCK:
+                self._read(addr, cache)
+            self._erase(addr, _NATIVE_BLOCK)
+            if o > 0:
+                self._write(addr, memoryview(cache)[:o])
+            if top < addr + _NATIVE_BLOCK:
+                self._write(top, memoryview(cache)[top - addr:])
+            o = 0
+            addr += _NATIVE_BLOCK
+
+    def ioctl(self, cmd, arg):
+        if cmd == 1 or cmd == 2 or cmd == 3:  # INIT, DEINIT, SYNC
+            return 0
+        if cmd == 4:  # BLOCK_COUNT
+            return self._size // self._bs
+        if cmd == 5:  # BLOCK_SIZE
+            return self._bs
+        if cmd == 6:  # BLOCK_ERASE
+            if self._bs != _NATIVE_BLOCK:
+                return -_EINVAL
+            self._erase(arg * _NATIVE_BLOCK, _NATIVE_BLOCK)
+            return 0
+        return None
+
+    def set_boot(self):
+        """esp_ota_set_boot_partition(): raises OSError(-5379) if the image does not verify."""
+        flashsim.set_boot(flash, self._entry)
+
+    def get_next_update(self):
+        nxt = flashsim.get_next_update_partition(_table, self._entry)
+        if nxt is None:
+            raise OSError(_ENOENT, "ENOENT")
+        return Partition(nxt)
+
+    @classmethod
+    def mark_app_valid_cancel_rollback(cls):
+        flashsim.mark_app_valid(flash)
+
+
+Partition.flash = flash
+
+
+class NVS:
+    """In-memory stand-in for esp32.NVS (lost when the process ends)."""
+
+    _store = {}
+
+    def __init__(self, namespace):
+        self._ns = NVS._store.setdefault(namespace, {})
+
+    def _get(self, key, kind):
+        if key not in self._ns:
+            _raise(flashsim.ESP_ERR_NVS_NOT_FOUND)
+        k, value = self._ns[key]
+        if k != kind:
+            _raise(flashsim.ESP_ERR_NVS_TYPE_MISMATCH)
+        return value
+
+    def set_i32(self, key, value):
+        if not -0x80000000 <= value <= 0x7FFFFFFF:
+            raise OverflowError("value does not fit in int32")
+        self._ns[key] = ("i32", value)
+
+    def get_i32(self, key):
+        return self._get(key, "i32")
+
+    def set_blob(self, key, value):
+        self._ns[key] = ("blob", bytes(value))
+
+    def get_blob(self, key, buf):
+        value = self._get(key, "blob")
+        if len(buf) < len(value):
+            _raise(flashsim.ESP_ERR_NVS_INVALID_LENGTH)
+        buf[0:len(value)] = value
+        return len(value)
+
+    def erase_key(self, key):
+        if key not in self._ns:
+            _raise(flashsim.ESP_ERR_NVS_NOT_FOUND)
+        del self._ns[key]
+
+    def commit(self):
+        pass

@@ -9,14 +9,11 @@ import shutil
 
 import pytest
 
-from conftest import IMAGES, SHIMS, run_scenario
+from conftest import IMAGES, run_scenario
+import flashsim_path  # noqa: F401  (puts shims/ on sys.path)
+import flashsim
 import imagetools
-
-import sys
-
-sys.path.insert(0, str(SHIMS))
-import flashsim  # noqa: E402
-from https_server import OTAServer, make_pki  # noqa: E402
+from https_server import OTAServer, make_pki
 
 TEMPLATE = (IMAGES / "esp32-app-template.bin").read_bytes()
 NEW_APP = imagetools.with_version(TEMPLATE, "2.0.0-test")

@@ -167,6 +167,9 @@ def main():
     nvs.commit()
 
     if sys.implementation.name == "micropython":
+        import gc
+
+        gc.collect()  # a 64 KB block needs an unfragmented 256 KB heap
         big = bytearray(65536)
         P.flash.reset_stats()
         res["heap_lock_bites"] = heap_lock_bites()

@@ -491,7 +491,8 @@ def test_set_boot_through_partition(esp32):
 # ------------------------------------------------------------------ both interpreters
 
 def test_shim_selfcheck(interp, path):
-    res = run_scenario(interp, "shim_selfcheck.py", env={"ESP32_FLASH": str(path)})
+    # The self-check holds 64 KB buffers for the shim, not the package: give it room.
+    res = run_scenario(interp, "shim_selfcheck.py", env={"ESP32_FLASH": str(path)}, heap="1m")
     assert "machine.reset()" in res.stdout and "after reset" not in res.stdout
     assert (res["running"], res["boot"], res["next"], res["next_of_next"]) == ("ota_0", "ota_0", "ota_1", "ota_0")
     assert res["info"] == [0, 16, 65536, 3145728, "ota_0", False]
@@ -527,7 +528,8 @@ def test_shim_selfcheck(interp, path):
 def test_a_new_process_is_a_reboot(interp, path):
     with flashsim.Flash(str(path)) as fl:
         flashsim.set_boot(fl, put_image(fl, "ota_1", TEMPLATE))
-    res = run_scenario(interp, "shim_selfcheck.py", env={"ESP32_FLASH": str(path)})
+    # The self-check holds 64 KB buffers for the shim, not the package: give it room.
+    res = run_scenario(interp, "shim_selfcheck.py", env={"ESP32_FLASH": str(path)}, heap="1m")
     assert (res["running"], res["boot"], res["next"]) == ("ota_1", "ota_1", "ota_0")
     with flashsim.Flash(str(path)) as fl:
         # the import booted ota_1 (NEW -> PENDING_VERIFY); the script then marked it valid

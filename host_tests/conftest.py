@@ -52,6 +52,14 @@ def run_scenario(interp, script, *args, env=None, heap=None, timeout=120, check=
     return res
 
 
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    """The test PKI (CA, server, other CA, wrong-host, expired, client certificates)."""
+    from https_server import make_pki
+
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
 @pytest.fixture(params=INTERPRETERS)
 def interp(request):
     return request.param

@@ -13,7 +13,7 @@ from conftest import IMAGES, run_scenario
 import flashsim_path  # noqa: F401  (puts shims/ on sys.path)
 import flashsim
 import imagetools
-from https_server import OTAServer, make_pki
+from https_server import OTAServer
 
 TEMPLATE = (IMAGES / "esp32-app-template.bin").read_bytes()
 NEW_APP = imagetools.with_version(TEMPLATE, "2.0.0-test")
@@ -30,11 +30,6 @@ ESP_ERR_HTTP_INCOMPLETE_DATA = 0x700C
 
 EV_START, EV_CONNECTED, EV_GET_IMG_DESC, EV_VERIFY_CHIP_ID = 0, 1, 2, 3
 EV_WRITE_FLASH, EV_UPDATE_BOOT_PARTITION, EV_FINISH, EV_ABORT = 6, 7, 8, 9
-
-
-@pytest.fixture(scope="session")
-def pki(tmp_path_factory):
-    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from micropython import const
 
 from .errors import *  # noqa: F401,F403  (ESP_OK, ESP_ERR_*, OTAError, err_to_name)
 from .errors import (
-    OTAError, ESP_OK, ESP_FAIL, ESP_ERR_INVALID_ARG, ESP_ERR_INVALID_STATE, ESP_ERR_INVALID_VERSION,
+    OTAError, err_to_name, ESP_OK, ESP_FAIL, ESP_ERR_INVALID_ARG, ESP_ERR_INVALID_STATE, ESP_ERR_INVALID_VERSION,
     ESP_ERR_NOT_SUPPORTED, ESP_ERR_OTA_VALIDATE_FAILED, ESP_ERR_NOT_FOUND, ESP_ERR_HTTPS_OTA_IN_PROGRESS,
 )
 from .events import *  # noqa: F401,F403  (ESP_HTTPS_OTA_* ids, event_handler_register/unregister)
@@ -24,7 +24,8 @@ _OSERR_VALIDATE_FAILED = const(-0x1503)  # esp32.Partition.set_boot() on a bad i
 _CONFIG_FIELDS = ("http_config", "http_client_init_cb", "bulk_flash_erase", "partial_http_download",
                   "max_http_request_size", "buffer_caps", "decrypt_cb", "decrypt_user_ctx",
                   "enc_img_header_size", "partition", "allow_http_insecure_transport", "write_buffer_size")
-_NOT_YET = ("partial_http_download", "decrypt_cb")  # accepted names that this version cannot do yet
+_NOT_YET = ("decrypt_cb",)  # accepted names that this version cannot do yet
+_DEFAULT_REQUEST_SIZE = const(65536)  # max_http_request_size 0 with partial_http_download
 
 _active = None  # the open handle: one OTA at a time, as the flash can take only one
 
@@ -59,10 +60,10 @@ def _check_config(config):
     for key in _NOT_YET:
         if config.get(key):
             raise OTAError(ESP_ERR_NOT_SUPPORTED, "config field %r is not supported yet" % key)
-    http_config = config.get("http_config")
-    if not isinstance(http_config, dict):
-        raise OTAError(ESP_ERR_INVALID_ARG, "config field 'http_config' must be a dict (esp_http_client_config_t)")
-    return http_config
+    size = config.get("max_http_request_size")
+    if size is not None and (not isinstance(size, int) or size < 0):
+        raise OTAError(ESP_ERR_INVALID_ARG, "config field 'max_http_request_size' must be a non-negative int, got %r" % (size,))
+    return config.get("http_config")
 
 
 def begin(config):
@@ -88,8 +89,13 @@ def begin(config):
     try:
         init_cb = config.get("http_client_init_cb")
         if init_cb is not None:
-            init_cb(h.client)
-        h.client.get()
+            ret = init_cb(h.client)  # may set headers; an esp_err_t other than ESP_OK aborts
+            if ret is not None and ret != ESP_OK:
+                raise OTAError(ret, "http_client_init_cb returned %s" % err_to_name(ret))
+        range_size = 0
+        if config.get("partial_http_download"):
+            range_size = config.get("max_http_request_size") or _DEFAULT_REQUEST_SIZE
+        h.client.get(range_size)
         _post(_ev.ESP_HTTPS_OTA_CONNECTED)
         from .flash import FlashWriter
 
@@ -253,7 +259,7 @@ def get_image_size(h):
     """The image's total size from Content-Length; -1 when unknown (chunked) or on failure."""
     if not isinstance(h, _Handle) or h.client is None:
         return -1
-    return h.client.content_length
+    return h.client.size
 
 
 def get_status_code(h):

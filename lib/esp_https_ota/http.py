@@ -1,44 +1,39 @@
-# Streaming HTTP/1.1 client for firmware downloads: one connection, TLS with certificate and
-# hostname verification, bodies read into caller buffers (no per-read allocation).
+# Streaming HTTP/1.1 client for firmware downloads (esp_http_client's behaviour where
+# esp_https_ota relies on it): TLS with certificate and host name verification, redirects,
+# Basic auth, Range requests on one kept-alive connection, and bodies read into caller buffers
+# (Content-Length, chunked, or close-delimited) without allocating per read.
 import socket
 from micropython import const
 
 from .errors import (
-    OTAError, ESP_FAIL, ESP_ERR_INVALID_ARG, ESP_ERR_HTTP_CONNECT, ESP_ERR_HTTP_WRITE_DATA,
-    ESP_ERR_HTTP_FETCH_HEADER, ESP_ERR_HTTP_INVALID_TRANSPORT, ESP_ERR_HTTP_MAX_REDIRECT,
-    ESP_ERR_HTTP_CONNECTION_CLOSED, ESP_ERR_HTTP_NOT_MODIFIED, ESP_ERR_HTTP_RANGE_NOT_SATISFIABLE,
-    ESP_ERR_HTTP_READ_TIMEOUT, ESP_ERR_HTTP_INCOMPLETE_DATA, ESP_ERR_HTTP_REDIRECT_DOWNGRADE,
+    OTAError, ESP_OK, ESP_FAIL, ESP_ERR_INVALID_ARG, ESP_ERR_NOT_SUPPORTED, ESP_ERR_INVALID_RESPONSE,
+    ESP_ERR_HTTP_CONNECT, ESP_ERR_HTTP_WRITE_DATA, ESP_ERR_HTTP_FETCH_HEADER, ESP_ERR_HTTP_INVALID_TRANSPORT,
+    ESP_ERR_HTTP_MAX_REDIRECT, ESP_ERR_HTTP_CONNECTION_CLOSED, ESP_ERR_HTTP_NOT_MODIFIED,
+    ESP_ERR_HTTP_RANGE_NOT_SATISFIABLE, ESP_ERR_HTTP_READ_TIMEOUT, ESP_ERR_HTTP_INCOMPLETE_DATA,
+    ESP_ERR_HTTP_REDIRECT_DOWNGRADE,
 )
+from .pem import der_certificates, der_private_key
 
 _DEFAULT_TIMEOUT_MS = const(5000)
 _DEFAULT_MAX_REDIRECT = const(10)
 _MIN_HEADER_LINE = const(1024)
+_DRAIN_LIMIT = const(4096)  # a redirect or 401 body up to this size is read to keep the connection
 _ETIMEDOUT = const(110)
 _EAGAIN = const(11)
 _MBEDTLS_X509_VERIFY_FAILED = const(-0x2700)
+_SOL_SOCKET = const(1)  # lwIP and Linux agree on these two
+_SO_KEEPALIVE = const(8)
 
-
-def pem_to_der_list(pem):
-    """Every certificate of a PEM bundle as DER bytes (the board's tls takes DER, one per call)."""
-    import binascii
-
-    if isinstance(pem, str):
-        pem = pem.encode()
-    if pem[:1] == b"\x30":
-        return [bytes(pem)]  # already DER
-    ders = []
-    begin = b"-----BEGIN CERTIFICATE-----"
-    end = b"-----END CERTIFICATE-----"
-    i = pem.find(begin)
-    while i >= 0:
-        j = pem.find(end, i)
-        if j < 0:
-            break
-        ders.append(binascii.a2b_base64(pem[i + len(begin):j]))
-        i = pem.find(begin, j)
-    if not ders:
-        raise OTAError(ESP_ERR_INVALID_ARG, "http_config.cert_pem holds no PEM certificate")
-    return ders
+# esp_http_client_config_t fields: those used here, and those accepted but meaningless on
+# MicroPython (lengths of Python strings, ESP-IDF event loop and transport plumbing).
+_USED_FIELDS = ("url", "cert_pem", "client_cert_pem", "client_key_pem", "username", "password",
+                "user_agent", "timeout_ms", "max_redirection_count", "disable_auto_redirect",
+                "buffer_size", "skip_cert_common_name_check", "common_name", "keep_alive_enable",
+                "is_async", "crt_bundle_attach", "use_global_ca_store")
+_IGNORED_FIELDS = ("cert_len", "client_cert_len", "client_key_len", "auth_type", "method",
+                   "buffer_size_tx", "user_data", "event_handler", "transport_type",
+                   "keep_alive_idle", "keep_alive_interval", "keep_alive_count",
+                   "max_authorization_retries", "tls_version", "if_name")
 
 
 def split_url(url):
@@ -59,36 +54,113 @@ def split_url(url):
     return scheme, host, port, path, userinfo if at else ""
 
 
-class HTTPClient:
-    """One HTTP(S) connection that follows redirects and streams a response body.
+def check_http_config(cfg):
+    """Reject unknown or ill-typed esp_http_client_config_t fields, naming the field."""
+    if not isinstance(cfg, dict):
+        raise OTAError(ESP_ERR_INVALID_ARG, "config field 'http_config' must be a dict (esp_http_client_config_t)")
+    for key in cfg:
+        if key not in _USED_FIELDS and key not in _IGNORED_FIELDS:
+            raise OTAError(ESP_ERR_INVALID_ARG, "unknown http_config field %r" % (key,))
+    for key in ("url", "cert_pem", "client_cert_pem", "client_key_pem", "username", "password",
+                "user_agent", "common_name"):
+        v = cfg.get(key)
+        if v is not None and not isinstance(v, (str, bytes)):
+            raise OTAError(ESP_ERR_INVALID_ARG, "http_config.%s must be a str, not %s" % (key, type(v).__name__))
+    for key in ("timeout_ms", "max_redirection_count", "buffer_size"):
+        v = cfg.get(key)
+        if v is not None and (not isinstance(v, int) or v < 0):
+            raise OTAError(ESP_ERR_INVALID_ARG, "http_config.%s must be a non-negative int, got %r" % (key, v))
+    if not cfg.get("url"):
+        raise OTAError(ESP_ERR_INVALID_ARG, "http_config.url is required")
+    if cfg.get("is_async"):
+        raise OTAError(ESP_ERR_INVALID_ARG, "http_config.is_async: esp_https_ota is blocking")
+    for key in ("crt_bundle_attach", "use_global_ca_store"):
+        if cfg.get(key):
+            raise OTAError(ESP_ERR_NOT_SUPPORTED, "http_config.%s: no certificate bundle on MicroPython, give cert_pem" % key)
+    if cfg.get("skip_cert_common_name_check"):
+        # MicroPython's tls verifies a chain only together with a host name (CERT_REQUIRED
+        # needs server_hostname), so the check cannot be skipped without skipping verification.
+        raise OTAError(ESP_ERR_NOT_SUPPORTED, "http_config.skip_cert_common_name_check: MicroPython's tls cannot "
+                       "verify without a name; set http_config.common_name to the name in the server's certificate")
+    if bool(cfg.get("client_cert_pem")) != bool(cfg.get("client_key_pem")):
+        raise OTAError(ESP_ERR_INVALID_ARG, "http_config.client_cert_pem and client_key_pem go together")
 
-    `status`, `content_length` (-1 while unknown) and `url` describe the current response;
-    `readinto(buf, n)` returns body bytes until it returns 0 at the body's end."""
+
+class _Stream:
+    """Stream methods for a socket that lacks them (CPython's); MicroPython sockets have them."""
+
+    def __init__(self, sock):
+        self._s = sock
+
+    def readinto(self, buf, n):
+        mv = memoryview(buf)
+        got = 0
+        while got < n:
+            k = self._s.recv_into(mv[got:n])
+            if not k:
+                break
+            got += k
+        return got
+
+    def readline(self, limit):
+        out = bytearray()
+        while len(out) < limit and not out.endswith(b"\n"):
+            b = self._s.recv(1)
+            if not b:
+                break
+            out += b
+        return bytes(out)
+
+    def write(self, data):
+        self._s.sendall(data)
+
+    def close(self):
+        self._s.close()
+
+
+class HTTPClient:
+    """One connection at a time that follows redirects and streams a response body.
+
+    After get(): `status` is the last status, `size` the whole image's length (-1 while
+    unknown). readinto(buf, n) returns body bytes, moving on to the next Range request when one
+    ends, until it returns 0 at the end of the image."""
 
     def __init__(self, http_config, allow_http=False):
-        url = http_config.get("url")
-        if not isinstance(url, str) or not url:
-            raise OTAError(ESP_ERR_INVALID_ARG, "http_config.url is required")
-        self.url = url
-        scheme = split_url(url)[0]
+        check_http_config(http_config)
+        self.url = http_config["url"]
+        scheme, self._auth_host, _, _, userinfo = split_url(self.url)
         if scheme == "http" and not allow_http:
             raise OTAError(ESP_ERR_INVALID_ARG,
                            "plain http:// refused: set allow_http_insecure_transport to permit it")
-        self._allow_http = allow_http
+        user = http_config.get("username")
+        password = http_config.get("password")
+        if user is None and userinfo:
+            user, _, password = userinfo.partition(":")
+        self._credentials = None if user is None else "%s:%s" % (user, password or "")
+        self._send_auth = False  # Basic credentials go out only after a 401, as ESP-IDF does
         self._timeout_ms = http_config.get("timeout_ms") or _DEFAULT_TIMEOUT_MS
-        self._max_redirects = http_config.get("max_redirection_count") or _DEFAULT_MAX_REDIRECT
+        self._max_redirects = -1 if http_config.get("disable_auto_redirect") else (
+            http_config.get("max_redirection_count") or _DEFAULT_MAX_REDIRECT)
         self._line_limit = max(http_config.get("buffer_size") or 0, _MIN_HEADER_LINE)
         self._user_agent = http_config.get("user_agent") or "esp_https_ota-micropython"
+        self._keepalive_opt = bool(http_config.get("keep_alive_enable"))
+        self._verify_name = http_config.get("common_name")  # checked instead of the URL's host
         self._headers = {}
-        self._tls_ctx = None
         cert_pem = http_config.get("cert_pem")
-        self._cas = pem_to_der_list(cert_pem) if cert_pem else None
+        self._cas = der_certificates(cert_pem, "http_config.cert_pem") if cert_pem else None
+        self._client_cert = http_config.get("client_cert_pem")
+        self._client_key = http_config.get("client_key_pem")
+        self._tls_ctx = None
         self._sock = None
         self._conn = None  # (scheme, host, port) of the open connection
+        self._one = bytearray(1)  # for chunk-size lines, read without allocating
         self.status = -1
-        self.content_length = -1
+        self.size = -1
+        self.requests = 0
+        self._range_size = 0  # >0: partial download in requests of this many bytes
+        self._pos = 0  # image bytes delivered so far
         self._chunked = False
-        self._left = 0  # body (or current chunk) bytes still owed
+        self._left = 0  # bytes the current response (or chunk) still owes; -1: until close
         self._eof = True
         self._keep_alive = False
 
@@ -99,18 +171,26 @@ class HTTPClient:
     def delete_header(self, name):
         self._headers.pop(name, None)
 
+    def get_url(self):
+        return self.url
+
     # -- connection
     def _tls_context(self):
         if self._tls_ctx is None:
             if not self._cas:
-                raise OTAError(ESP_ERR_INVALID_ARG,
-                               "http_config.cert_pem is required for https (server verification)")
+                raise OTAError(ESP_ERR_INVALID_ARG, "http_config.cert_pem is required for https (server verification)")
             import tls
 
             ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
             ctx.verify_mode = tls.CERT_REQUIRED  # the default differs between ports: set it
             for der in self._cas:
                 ctx.load_verify_locations(der)
+            if self._client_cert:
+                try:
+                    ctx.load_cert_chain(der_certificates(self._client_cert, "http_config.client_cert_pem")[0],
+                                        der_private_key(self._client_key))
+                except (OSError, ValueError) as e:
+                    raise OTAError(ESP_ERR_INVALID_ARG, "http_config.client_cert_pem/client_key_pem rejected (%s)" % e)
             self._tls_ctx = ctx
         return self._tls_ctx
 
@@ -127,6 +207,8 @@ class HTTPClient:
             try:
                 sock = socket.socket(family, socket.SOCK_STREAM)
                 sock.settimeout(self._timeout_ms / 1000)
+                if self._keepalive_opt:
+                    sock.setsockopt(_SOL_SOCKET, _SO_KEEPALIVE, 1)
                 sock.connect(addr)
                 break
             except OSError as e:
@@ -137,10 +219,14 @@ class HTTPClient:
             raise OTAError(ESP_ERR_HTTP_CONNECT, "cannot connect to %s (%s)" % (where, err))
         if scheme == "https":
             try:
-                sock = self._tls_context().wrap_socket(sock, server_hostname=host)
+                sock = self._tls_context().wrap_socket(sock, server_hostname=self._verify_name or host)
             except (OSError, ValueError) as e:  # a failed certificate check is a ValueError
                 sock.close()
+                if isinstance(e, OTAError):
+                    raise
                 raise OTAError(ESP_ERR_HTTP_CONNECT, "TLS handshake with %s failed: %s" % (where, _tls_reason(e)))
+        elif not hasattr(sock, "readinto"):
+            sock = _Stream(sock)
         self._sock = sock
         self._conn = (scheme, host, port)
 
@@ -154,43 +240,76 @@ class HTTPClient:
         self._conn = None
 
     # -- requests
-    def get(self, range_start=-1, range_end=-1):
-        """Send GET for self.url (following redirects) and read the response head.
+    def get(self, range_size=0):
+        """Request the image (in Range requests of range_size bytes when > 0); read the head.
 
         Returns the status (200 or 206); raises OTAError for anything else."""
+        self._range_size = range_size
+        self._pos = 0
+        status = self._request(0, range_size - 1) if range_size > 0 else self._request()
+        if status == 206:
+            self.size = self._content_range_total
+        else:
+            self._range_size = 0  # 200: the server ignored Range and sends everything
+            self.size = -1 if self._chunked else self._left
+        return status
+
+    def _request(self, start=-1, end=-1):
         redirects = 0
+        auth_retried = False
         while True:
             scheme, host, port, path, _ = split_url(self.url)
             if self._conn != (scheme, host, port) or not self._keep_alive or not self._eof:
                 self._connect(scheme, host, port)
-            self._send(host, port, path, range_start, range_end)
+            self._send(host, port, path, start, end)
             location = self._read_head()
-            if self.status in (301, 302, 303, 307, 308) and location:
+            st = self.status
+            if st in (301, 302, 303, 307, 308) and location and self._max_redirects >= 0:
                 redirects += 1
                 if redirects > self._max_redirects:
                     self.close()
-                    raise OTAError(ESP_ERR_HTTP_MAX_REDIRECT, "more than %d redirects (last to %s)" % (
+                    raise OTAError(ESP_ERR_HTTP_MAX_REDIRECT, "more than %d redirects (the last to %s)" % (
                         self._max_redirects, location))
                 new_url = _resolve(self.url, location)
-                if scheme == "https" and new_url.startswith("http://"):
+                if scheme == "https" and not new_url.startswith("https://"):
                     self.close()
                     raise OTAError(ESP_ERR_HTTP_REDIRECT_DOWNGRADE, "redirect from https to %s refused" % new_url)
+                if split_url(new_url)[1] != host:
+                    self._drop_authorization()
                 self.url = new_url
-                self._keep_alive = False  # the redirect body is not read: reconnect
+                self._drain()
                 continue
-            return self._check_status()
+            if st == 401 and not auth_retried and self._credentials and host == self._auth_host:
+                auth_retried = True
+                self._send_auth = True
+                self._drain()
+                continue
+            return self._check_status(start)
 
-    def _send(self, host, port, path, range_start, range_end):
+    def _drop_authorization(self):
+        """Credentials stay with the host they were given for."""
+        self._send_auth = False
+        self._credentials = None
+        for name in list(self._headers):
+            if name.lower() == "authorization":
+                del self._headers[name]
+
+    def _send(self, host, port, path, start, end):
         default_port = 443 if self._conn[0] == "https" else 80
         lines = ["GET %s HTTP/1.1" % path,
                  "Host: %s" % (host if port == default_port else "%s:%d" % (host, port)),
                  "User-Agent: %s" % self._user_agent,
                  "Connection: keep-alive"]
-        if range_start >= 0:
-            lines.append("Range: bytes=%d-%s" % (range_start, "" if range_end < 0 else str(range_end)))
+        if start >= 0:
+            lines.append("Range: bytes=%d-%s" % (start, "" if end < 0 else str(end)))
+        if self._send_auth and self._credentials:
+            import binascii
+
+            lines.append("Authorization: Basic " + binascii.b2a_base64(self._credentials.encode()).decode().strip())
         for name in self._headers:
             lines.append("%s: %s" % (name, self._headers[name]))
         lines.append("\r\n")
+        self.requests += 1
         try:
             self._sock.write("\r\n".join(lines).encode())
         except OSError as e:
@@ -201,11 +320,7 @@ class HTTPClient:
         try:
             line = self._sock.readline(self._line_limit)
         except OSError as e:
-            self.close()
-            if _is_timeout(e):
-                raise OTAError(ESP_ERR_HTTP_READ_TIMEOUT, "no response header from %s within %d ms" % (
-                    self.url, self._timeout_ms))
-            raise OTAError(ESP_ERR_HTTP_FETCH_HEADER, "reading the response from %s failed (%s)" % (self.url, e))
+            self._raise_read_error(e, "the response header")
         if not line.endswith(b"\n"):
             self.close()
             if not line:
@@ -215,7 +330,7 @@ class HTTPClient:
         return line
 
     def _read_head(self):
-        """Read the status line and headers; returns the Location header (or None)."""
+        """Read the status line and headers; return the Location header (or None)."""
         status_line = self._readline()
         parts = status_line.split(None, 2)
         try:
@@ -224,8 +339,10 @@ class HTTPClient:
             self.close()
             raise OTAError(ESP_ERR_HTTP_FETCH_HEADER, "bad status line from %s: %r" % (self.url, status_line[:64]))
         self._keep_alive = parts[0] == b"HTTP/1.1"
-        self.content_length = -1
+        length = -1
         self._chunked = False
+        self._content_range_start = -1
+        self._content_range_total = -1
         location = None
         while True:
             line = self._readline()
@@ -235,11 +352,7 @@ class HTTPClient:
             name = name.strip().lower()
             value = value.strip()
             if name == b"content-length":
-                try:
-                    self.content_length = int(value)
-                except ValueError:
-                    self.close()
-                    raise OTAError(ESP_ERR_HTTP_FETCH_HEADER, "bad Content-Length %r from %s" % (value, self.url))
+                length = self._header_int(value, "Content-Length")
             elif name == b"transfer-encoding":
                 self._chunked = b"chunked" in value.lower()
             elif name == b"connection":
@@ -247,101 +360,186 @@ class HTTPClient:
                 self._keep_alive = b"close" not in v and (self._keep_alive or b"keep-alive" in v)
             elif name == b"location":
                 location = value.decode()
-        if self._chunked:
-            self.content_length = -1
-            self._left = 0
-        else:
-            self._left = self.content_length
-        self._eof = self.content_length == 0
+            elif name == b"content-range":  # bytes a-b/total
+                span, _, total = value.partition(b"/")
+                self._content_range_start = self._header_int(span.split(b" ")[-1].split(b"-")[0], "Content-Range")
+                if total != b"*":
+                    self._content_range_total = self._header_int(total, "Content-Range")
+        self._left = 0 if self._chunked else length
+        # HTTP: 304 and 1xx/204 have no body whatever their headers say.
+        self._eof = length == 0 or self.status == 304 or self.status == 204
         return location
 
-    def _check_status(self):
+    def _header_int(self, value, name):
+        try:
+            return int(value)
+        except ValueError:
+            self.close()
+            raise OTAError(ESP_ERR_HTTP_FETCH_HEADER, "bad %s %r from %s" % (name, value, self.url))
+
+    def _drain(self):
+        """Read and drop a small body so the connection can carry the next request."""
+        if self._eof:
+            return
+        if self._chunked or self._left < 0 or self._left > _DRAIN_LIMIT or not self._keep_alive:
+            self.close()
+            return
+        scrap = bytearray(self._left)
+        self._read(scrap, self._left)
+        self._eof = True
+
+    def _check_status(self, start):
         """ESP-IDF's mapping of an HTTP status to an error (200 and 206 proceed)."""
         st = self.status
-        if st in (200, 206):
+        if st == 206 and start >= 0:
+            if self._content_range_start != start or self._content_range_total < 0:
+                self.close()
+                raise OTAError(ESP_ERR_INVALID_RESPONSE, "206 from %s for bytes %d- has Content-Range start %d, total %d" % (
+                    self.url, start, self._content_range_start, self._content_range_total))
+            return st
+        if st == 200 or st == 206:
             return st
         self.close()
         if st == 304:
             raise OTAError(ESP_ERR_HTTP_NOT_MODIFIED, "HTTP 304 Not Modified from %s: image unchanged" % self.url)
         if st == 416:
-            raise OTAError(ESP_ERR_HTTP_RANGE_NOT_SATISFIABLE, "HTTP 416 Range Not Satisfiable from %s" % self.url)
+            raise OTAError(ESP_ERR_HTTP_RANGE_NOT_SATISFIABLE, "HTTP 416 Range Not Satisfiable from %s (bytes %d-)" % (
+                self.url, start))
+        if 300 <= st < 400:
+            raise OTAError(ESP_FAIL, "HTTP %d from %s: redirect %s" % (
+                st, self.url, "not followed (disable_auto_redirect)" if self._max_redirects < 0 else "without Location"))
         raise OTAError(ESP_FAIL, "HTTP status %d from %s" % (st, self.url))
 
     # -- body
     def readinto(self, buf, n):
-        """Read up to n body bytes into buf[0:n]; 0 means the body has ended.
+        """Read up to n image bytes into buf[0:n]; 0 means the image has ended.
 
         A body that ends before its declared length raises ESP_ERR_HTTP_INCOMPLETE_DATA."""
         if self._eof:
-            return 0
+            if self._range_size == 0 or self._pos >= self.size:
+                return 0
+            self._next_range()
         if self._chunked:
             if self._left == 0:
                 self._left = self._chunk_size()
                 if self._left == 0:
                     self._eof = True
                     return 0
-            if n > self._left:
-                n = self._left
-        elif self._left >= 0 and n > self._left:
+        if self._left >= 0 and n > self._left:
             n = self._left
         got = self._read(buf, n)
-        if got < n and (self._chunked or self._left >= 0):
+        if got < n and self._left >= 0:
             self.close()
-            raise OTAError(ESP_ERR_HTTP_INCOMPLETE_DATA, "connection closed with %s body bytes still owed by %s" % (
-                "chunk" if self._chunked else str(self._left - got), self.url))
+            raise OTAError(ESP_ERR_HTTP_INCOMPLETE_DATA, "connection closed at image byte %d with %d more bytes owed by %s" % (
+                self._pos + got, self._left - got, self.url))
+        self._pos += got
         if got == 0:  # close-delimited body ended
             self._eof = True
             self._keep_alive = False
             return 0
         if self._left >= 0:
             self._left -= got
-            if self._chunked:
-                if self._left == 0:
-                    self._readline()  # CRLF after the chunk data
-            elif self._left == 0:
-                self._eof = True
+            if self._left == 0:
+                if self._chunked:
+                    self._line_end()  # CRLF after the chunk data
+                else:
+                    self._eof = True
         return got
+
+    def _next_range(self):
+        start = self._pos
+        end = start + self._range_size
+        if end > self.size:
+            end = self.size
+        if self._request(start, end - 1) == 200:
+            # Served whole despite Range (mid-way): skip what we already have.
+            if self._chunked or self._left < start:
+                self.close()
+                raise OTAError(ESP_ERR_INVALID_RESPONSE, "%s ignored Range at byte %d and sent a body that cannot be resumed" % (
+                    self.url, start))
+            self._range_size = 0
+            self._skip(start)
+
+    def _skip(self, n):
+        scrap = bytearray(1024)
+        while n > 0:
+            got = self._read(scrap, min(n, len(scrap)))
+            if got == 0:
+                raise OTAError(ESP_ERR_HTTP_INCOMPLETE_DATA, "%s ended the body while re-sending bytes already received" % self.url)
+            n -= got
+        if self._left >= 0:
+            self._left -= self._pos
 
     def _read(self, buf, n):
         try:
             return self._sock.readinto(buf, n)
         except OSError as e:
+            self._raise_read_error(e, "data")
+
+    def _raise_read_error(self, e, what):
+        self.close()
+        if _is_timeout(e):
+            raise OTAError(ESP_ERR_HTTP_READ_TIMEOUT, "no %s from %s within timeout_ms=%d" % (what, self.url, self._timeout_ms))
+        raise OTAError(ESP_ERR_HTTP_CONNECTION_CLOSED, "reading %s from %s failed (%s)" % (what, self.url, e))
+
+    def _getc(self):
+        if self._read(self._one, 1) != 1:
             self.close()
-            if _is_timeout(e):
-                raise OTAError(ESP_ERR_HTTP_READ_TIMEOUT, "no data from %s within %d ms" % (self.url, self._timeout_ms))
-            raise OTAError(ESP_ERR_HTTP_CONNECTION_CLOSED, "reading from %s failed (%s)" % (self.url, e))
+            raise OTAError(ESP_ERR_HTTP_INCOMPLETE_DATA, "%s closed the connection inside a chunked body" % self.url)
+        return self._one[0]
+
+    def _line_end(self):
+        """Consume up to and including the next LF, allocating nothing."""
+        count = 0
+        while self._getc() != 10:
+            count += 1
+            if count > self._line_limit:
+                self.close()
+                raise OTAError(ESP_ERR_HTTP_FETCH_HEADER, "chunk line longer than %d bytes from %s" % (self._line_limit, self.url))
 
     def _chunk_size(self):
-        line = self._readline()
-        size = line.split(b";", 1)[0].strip()
-        try:
-            size = int(size, 16)
-        except ValueError:
+        """Parse a chunk-size line (hex digits, then extensions) byte by byte, allocating nothing."""
+        size = 0
+        digits = 0
+        while True:
+            c = self._getc()
+            if 48 <= c <= 57:
+                d = c - 48
+            elif 97 <= (c | 32) <= 102:
+                d = (c | 32) - 87
+            else:
+                break
+            size = (size << 4) | d
+            digits += 1
+        if digits == 0 or digits > 7:  # 7 hex digits: chunks under 256 MB, small ints on a 32-bit board
             self.close()
-            raise OTAError(ESP_ERR_HTTP_FETCH_HEADER, "bad chunk size line %r from %s" % (line[:32], self.url))
+            raise OTAError(ESP_ERR_HTTP_FETCH_HEADER, "bad chunk size line from %s" % self.url)
+        if c != 10:
+            self._line_end()  # extensions and CRLF
         if size == 0:
             while self._readline() not in (b"\r\n", b"\n"):
-                pass  # trailers
+                pass  # trailer fields
         return size
 
     def is_complete(self):
-        return self._eof
+        """True once every byte of the image has been received."""
+        return self._eof and (self._range_size == 0 or self._pos >= self.size)
 
 
 def _resolve(base, location):
     if "://" in location:
         return location
     scheme, host, port, path, _ = split_url(base)
-    root = "%s://%s:%d" % (scheme, host, port)
     if location.startswith("//"):
         return scheme + ":" + location
+    root = "%s://%s:%d" % (scheme, host, port)
     if location.startswith("/"):
         return root + location
     return root + path[: path.rfind("/") + 1] + location
 
 
 def _is_timeout(e):
-    return e.args and e.args[0] in (_ETIMEDOUT, _EAGAIN, "timed out")
+    return bool(e.args) and e.args[0] in (_ETIMEDOUT, _EAGAIN, "timed out")
 
 
 def _tls_reason(e):

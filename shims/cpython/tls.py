@@ -45,10 +45,15 @@ class SSLContext:
         import os
         import tempfile
 
+        from cryptography.hazmat.primitives import serialization
+
         paths = []
         for data, suffix in ((certfile, ".crt"), (keyfile, ".key")):
-            if bytes(data[:1]) == b"\x30":
-                data = _ssl.DER_cert_to_PEM_cert(bytes(data)).encode() if suffix == ".crt" else data
+            if bytes(data[:1]) == b"\x30" and suffix == ".crt":
+                data = _ssl.DER_cert_to_PEM_cert(bytes(data)).encode()
+            elif bytes(data[:1]) == b"\x30":
+                data = serialization.load_der_private_key(bytes(data), None).private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
             fd, path = tempfile.mkstemp(suffix=suffix)
             with os.fdopen(fd, "wb") as f:
                 f.write(bytes(data))

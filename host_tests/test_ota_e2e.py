@@ -208,3 +208,45 @@ def test_chunked_body_lands_and_boots(interp, flash, server, pki, tmp_path):
     assert res["ok"] is True, res.result
     assert region(flash, "ota_1")[:len(NEW_APP)] == NEW_APP
     assert boots(flash, tmp_path) == "ota_1"
+
+
+def test_partial_download_uses_one_tls_connection(interp, flash, server, pki, tmp_path):
+    server.reset_counters()
+    res = ota(interp, flash, "steps", server.url("app.bin"), pki["ca"],
+              "partial_http_download=true", "max_http_request_size=4096")
+    assert res["ok"] is True, res.result
+    assert res["status"] == 206 and res["size"] == len(NEW_APP)
+    assert server.handshakes == 1
+    assert len(server.requests) == -(-len(NEW_APP) // 4096)
+    assert region(flash, "ota_1")[:len(NEW_APP)] == NEW_APP
+    assert boots(flash, tmp_path) == "ota_1"
+
+
+def test_partial_download_default_request_size_is_64k(interp, flash, server, pki):
+    server.reset_counters()
+    res = ota(interp, flash, "oneshot", server.url("app.bin"), pki["ca"], "partial_http_download=true")
+    assert res["ok"] is True, res.result
+    assert [r["headers"]["range"] for r in server.requests][:2] == ["bytes=0-65535", "bytes=65536-131071"]
+
+
+def test_init_cb_header_reaches_the_server(interp, flash, server, pki, tmp_path):
+    url = server.url("app.bin", require_header="Authorization:Bearer t0ken")
+    res = ota(interp, flash, "oneshot", url, pki["ca"], "init_header=Authorization:Bearer t0ken")
+    assert res["ok"] is True, res.result
+    assert boots(flash, tmp_path) == "ota_1"
+
+
+def test_init_cb_error_aborts_begin_with_that_error(interp, flash, server, pki, tmp_path):
+    before = snapshot(flash)
+    server.reset_counters()
+    res = ota(interp, flash, "oneshot", server.url("app.bin"), pki["ca"], "init_ret=%d" % ESP_FAIL)
+    assert_failed_safely(res, before, flash, tmp_path, ESP_FAIL)
+    assert "http_client_init_cb" in res["msg"]
+    assert server.connections == 0  # before the first request
+
+
+def test_unchanged_image_is_skipped_with_not_modified(interp, flash, server, pki, tmp_path):
+    before = snapshot(flash)
+    etag = '"%s"' % hashlib.sha256(NEW_APP).hexdigest()[:16]
+    res = ota(interp, flash, "oneshot", server.url("app.bin"), pki["ca"], "init_header=If-None-Match:" + etag)
+    assert_failed_safely(res, before, flash, tmp_path, 0x7009)  # ESP_ERR_HTTP_NOT_MODIFIED

@@ -26,6 +26,8 @@ def main():
         k, _, v = arg.partition("=")
         opts[k] = parse_value(v)
     perform_calls = opts.pop("perform_calls", 5)
+    init_header = opts.pop("init_header", None)  # Name:value set by http_client_init_cb
+    init_ret = opts.pop("init_ret", None)  # what http_client_init_cb returns
     http_config = {"url": url}
     if ca_path != "-":
         with open(ca_path) as f:
@@ -35,6 +37,14 @@ def main():
             http_config[k] = opts.pop(k)
     config = {"http_config": http_config}
     config.update(opts)
+    if init_header is not None or init_ret is not None:
+        def init_cb(client):
+            if init_header:
+                name, _, value = init_header.partition(":")
+                client.set_header(name, value)
+            return init_ret
+
+        config["http_client_init_cb"] = init_cb
 
     events = []
 

@@ -212,9 +212,12 @@ def finish(h):
     (incomplete or corrupt image; the boot partition is left as it was)."""
     _check(h, _ST_BEGIN, _ST_IN_PROGRESS, _ST_SUCCESS)
     try:
+        if h.client is not None:
+            h.client.close()  # as ESP-IDF: the connection (and its TLS buffers) go before set_boot
         if h.state != _ST_SUCCESS:
             got = h.validator.pos if h.validator else 0
             raise OTAError(ESP_ERR_OTA_VALIDATE_FAILED, "finish() before the whole image was received (%d bytes so far)" % got)
+        h.writer = None  # set_boot() reads the image back: give it the heap
         h.validator.verdict()
         try:
             h.partition.set_boot()

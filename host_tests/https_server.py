@@ -659,8 +659,8 @@ class OTAServer:
     def __init__(self, root_dir, pki, cert="server", tls=True, host="127.0.0.1", port=0,
                  require_client_cert=False, verbose=False, idle_timeout=60.0,
                  handshake_timeout=10.0):
-        if cert not in LEAF_CERTS:
-            raise ValueError("cert must be one of %s" % (LEAF_CERTS,))
+        if cert not in LEAF_CERTS and not (cert in pki and cert + "_key" in pki):
+            raise ValueError("cert must be one of %s, or a name with <name> and <name>_key in pki" % (LEAF_CERTS,))
         self.root = Path(root_dir)
         self.pki = pki
         self.cert = cert

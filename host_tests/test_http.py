@@ -351,3 +351,40 @@ def test_header_line_longer_than_the_buffer_is_an_error(interp):
     t.join(5)
     listener.close()
     assert_err(res, ESP_ERR_HTTP_FETCH_HEADER, "longer than 1024")
+
+
+@pytest.mark.parametrize("query", [{}, {"chunk_sizes": "3000,7,4096"}], ids=["content-length", "chunked"])
+def test_body_reads_allocate_nothing(srv, pki, query):
+    """MicroPython only (CPython has no heap lock): every read after the first runs under heap_lock."""
+    res = run_scenario("micropython", "http_heap_lock.py", srv.url("app.bin", **query), pki["ca"])
+    assert res["failed_at"] is None, res.result
+    assert res["total"] == len(PAYLOAD)
+    assert res["locked_reads"] >= len(PAYLOAD) // 4096
+
+
+def test_certificate_not_yet_valid_points_at_the_clock(interp, fw, pki, tmp_path):
+    """An unset RTC makes every certificate 'not yet valid': the error says to set the clock."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    ca_cert = x509.load_pem_x509_certificate(open(pki["ca"], "rb").read())
+    ca_key = serialization.load_pem_private_key(open(pki["ca_key"], "rb").read(), None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now + datetime.timedelta(days=10)).not_valid_after(now + datetime.timedelta(days=40))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    (tmp_path / "future.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "future.key").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    pki_future = dict(pki, future=str(tmp_path / "future.pem"), future_key=str(tmp_path / "future.key"))
+    with OTAServer(fw, pki_future, cert="future") as future:
+        res = fetch(interp, future.url("app.bin"), pki=pki)
+    assert_err(res, ESP_ERR_HTTP_CONNECT, "future", "ntptime.settime()")

@@ -489,13 +489,14 @@ class HTTPClient:
         return self._one[0]
 
     def _line_end(self):
-        """Consume up to and including the next LF, allocating nothing."""
+        """Consume up to and including the next LF, allocating nothing; return the bytes before it."""
         count = 0
         while self._getc() != 10:
             count += 1
             if count > self._line_limit:
                 self.close()
                 raise OTAError(ESP_ERR_HTTP_FETCH_HEADER, "chunk line longer than %d bytes from %s" % (self._line_limit, self.url))
+        return count
 
     def _chunk_size(self):
         """Parse a chunk-size line (hex digits, then extensions) byte by byte, allocating nothing."""
@@ -517,8 +518,8 @@ class HTTPClient:
         if c != 10:
             self._line_end()  # extensions and CRLF
         if size == 0:
-            while self._readline() not in (b"\r\n", b"\n"):
-                pass  # trailer fields
+            while self._line_end() > 1:
+                pass  # trailer fields, up to the empty line (CRLF or LF)
         return size
 
     def is_complete(self):

@@ -101,10 +101,62 @@ Counters (thread-safe; read them as attributes)
                 or None), error (why the TLS handshake failed, or None)
   reset_counters()  zero all of the above (connection serial numbers keep counting)
 
-MicroPython `tls` findings (unix port 1.29-preview, Mbed TLS 3.6.6; checked against this server
-with throwaway scripts; see also the test notes in test_https_server.py)
+MicroPython `tls` findings (unix port 1.29-preview, Mbed TLS 3.6.6; checked
+with throwaway client scripts against this server)
 ---------------------------------------------------------------------------------------------
-@@MPFINDINGS@@
+Handshake: EC P-256 / ECDSA-SHA256 chain accepted; MicroPython negotiates TLS 1.2
+(ECDHE-ECDSA-AES256-GCM-SHA384) with this server (CPython clients get TLS 1.3). The default
+verify_mode of SSLContext(PROTOCOL_TLS_CLIENT) is CERT_REQUIRED (2) on this build; set it
+anyway. Keep-alive works: several requests on one TLS connection.
+
+Certificates in: DER only.
+  load_verify_locations(der): PEM (bytes, str, even NUL-terminated) -> ValueError('invalid cert');
+    cadata=... -> TypeError (no keywords).
+  load_cert_chain(cert_der, key_der): DER cert + DER key (SEC1 or PKCS8) works (pki client_der /
+    client_key_der); any PEM -> ValueError('invalid key') (the key is parsed first) or
+    ValueError('invalid cert').
+
+Verification failures come out of wrap_socket() as ValueError, NOT OSError; the message is
+mbedTLS's verify-info text, with a leading and trailing newline:
+  wrong CA (other_ca, or other_server vs ca):
+      ValueError('\\nThe certificate is not correctly signed by the trusted CA\\n')
+  hostname mismatch (wrong_host; also any cert whose names lack the server_hostname):
+      ValueError('\\nThe certificate Common Name (CN) does not match with the expected CN\\n')
+  expired: ValueError('\\nThe certificate validity has expired\\n')
+  (the server sees alerts unknown_ca / bad_certificate / certificate_expired; conn_info["error"])
+  CERT_REQUIRED without server_hostname: ValueError('CERT_REQUIRED requires server_hostname')
+  no CA loaded at all: OSError(-30336, 'MBEDTLS_ERR_SSL_CA_CHAIN_REQUIRED')
+  mTLS server and no client cert, or one not signed by client_ca: OSError(32) (EPIPE) from
+      wrap_socket (the server's alert races the client's write).
+  So a client must catch ValueError as well as OSError around wrap_socket().
+IP SAN: server_hostname="127.0.0.1" verifies against SAN IP:127.0.0.1, and really checks it
+  (the wrong_host cert with "127.0.0.1", and the server cert with "127.0.0.2", fail with the CN
+  message above). mbedTLS then sends "127.0.0.1" as SNI (the server records it).
+
+The TLS socket has only close, read, readinto, readline, send, write, recv, recv_into, sendall,
+setblocking, cipher: no settimeout/makefile/fileno. Timeouts are set on the plain socket
+(s.settimeout(t) before or after wrap_socket both take effect).
+  read(n) / readinto(buf) block until n bytes (the whole buffer) or EOF; readline() works for
+    header lines and readline(limit) honours the limit (returns a partial line).
+  recv(n) / recv_into(buf) return what has arrived: at a stall after 5500 body bytes recv(1000)
+    gave 1000 x5 then 500 at once; recv_into(4000-byte buf) gave 4000, 1500, then 0 at close.
+  setblocking(False): read() returns None when nothing has arrived.
+Timeouts: OSError(110) (ETIMEDOUT). The bytes collected by the read(n)/readinto() that timed
+  out are lost (5500 sent, 5000 seen), and the error is STICKY: every later read/recv on that TLS
+  socket raises OSError(110) at once (0 ms), even after the server sends more or closes. A
+  timeout is fatal for the connection: close it and reconnect (Range) to resume.
+End of stream: a close with TLS close_notify (http10=1, close=1, Connection: close) and a bare
+  TCP FIN without close_notify (cut_after, stall_after end) BOTH read as b"" / 0. MicroPython
+  cannot tell a clean close from a cut, so truncation must be detected from Content-Length or
+  the chunk framing; a close-delimited (http10) body cannot be checked at all.
+  cut_rst=1 (TCP RST) -> OSError(104) (ECONNRESET), and data already received may be dropped
+  (once only 65000 of 100000 sent bytes were read before the 104).
+  Writing a request on a keep-alive connection the server has already closed "succeeds"
+  (write returned 36), and the next read gives b"": retry once on a new connection.
+  Once (not reproducible in ~15 retries) readinto() at an idle keep-alive connection returned 0
+  instead of blocking; treat a 0/b"" before the body is complete as incomplete data.
+Name lookup: socket.getaddrinfo("localhost", port) gives only AF_INET 127.0.0.1 here; where
+  localhost maps to ::1 first, pick the AF_INET entry (the server listens on 127.0.0.1 only).
 """
 
 import argparse
@@ -322,6 +374,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.rst = False
         raw = self.request
         raw.settimeout(ota.handshake_timeout)
+        try:  # headers and body go out in separate writes: no Nagle/delayed-ACK stalls
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         self.serial, info = ota._open_connection(raw)
         sock = raw
         if ota.tls:
@@ -420,6 +476,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         q = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         self.q = q
+        for k in ("delay_ms", "status", "chunked", "cut_after", "stall_after", "code", "n"):
+            if k in q:
+                int(q[k])  # a malformed number is a 400 now, not a broken response later
+        if "stall_s" in q:
+            float(q["stall_s"])
+        if "chunk_sizes" in q:
+            [int(x) for x in q["chunk_sizes"].split(",") if x.strip()]
         self.head = head
         self.http10 = q.get("http10") == "1"
         if q.get("close") == "1" or self.http10:

@@ -55,7 +55,14 @@ def with_version(image, version):
 def with_chip_id(image, chip_id):
     out = bytearray(image)
     struct.pack_into("<H", out, CHIP_ID_OFFSET, chip_id)
-    return bytes(out)
+    return bytes(refresh(out))
+
+
+def with_chip_revisions(image, min_rev_full, max_rev_full):
+    """min/max_chip_rev_full (header bytes 15-16 and 17-18) set, hash recomputed: still valid."""
+    out = bytearray(image)
+    struct.pack_into("<HH", out, 15, min_rev_full, max_rev_full)
+    return bytes(refresh(out))
 
 
 def flip_byte(image, offset):

@@ -28,7 +28,7 @@ ESP_ERR_OTA_VALIDATE_FAILED = 0x1503
 ESP_ERR_HTTP_CONNECT = 0x7002
 ESP_ERR_HTTP_INCOMPLETE_DATA = 0x700C
 
-EV_START, EV_CONNECTED, EV_GET_IMG_DESC, EV_VERIFY_CHIP_ID = 0, 1, 2, 3
+EV_START, EV_CONNECTED, EV_GET_IMG_DESC, EV_VERIFY_CHIP_ID, EV_VERIFY_CHIP_REVISION = 0, 1, 2, 3, 4
 EV_WRITE_FLASH, EV_UPDATE_BOOT_PARTITION, EV_FINISH, EV_ABORT = 6, 7, 8, 9
 
 
@@ -106,7 +106,9 @@ def test_good_image_lands_byte_for_byte_and_boots(interp, flash, server, pki, tm
     assert snapshot(flash)["ota_0"] == before["ota_0"]  # the running partition is never written
     assert boots(flash, tmp_path) == "ota_1"
     ids = [e[0] for e in res["events"]]
-    assert ids[:4] == [EV_START, EV_CONNECTED, EV_VERIFY_CHIP_ID, EV_WRITE_FLASH]
+    assert ids[:5] == [EV_START, EV_CONNECTED, EV_VERIFY_CHIP_ID, EV_VERIFY_CHIP_REVISION, EV_WRITE_FLASH]
+    assert res["events"][2][1] == 0  # the image's chip id (ESP32)
+    assert res["events"][3][1] == 0  # its min_chip_rev_full
     assert ids[-2:] == [EV_UPDATE_BOOT_PARTITION, EV_FINISH]
     assert res["events"][-2][1] == 0x11  # ota_1's subtype
     written = [e[1] for e in res["events"] if e[0] == EV_WRITE_FLASH]
@@ -250,3 +252,41 @@ def test_unchanged_image_is_skipped_with_not_modified(interp, flash, server, pki
     etag = '"%s"' % hashlib.sha256(NEW_APP).hexdigest()[:16]
     res = ota(interp, flash, "oneshot", server.url("app.bin"), pki["ca"], "init_header=If-None-Match:" + etag)
     assert_failed_safely(res, before, flash, tmp_path, 0x7009)  # ESP_ERR_HTTP_NOT_MODIFIED
+
+
+def test_image_too_large_for_the_partition_is_refused_in_begin(interp, tmp_path, server, pki):
+    """A 1 MB update partition and a Content-Length above it: refused before anything is written."""
+    path = tmp_path / "small.bin"
+    table = [e._replace(size=0x100000) if e.label in ("ota_0", "ota_1") else e for e in flashsim.DEFAULT_TABLE]
+    table = [e._replace(addr=0x110000) if e.label == "ota_1" else e for e in table]
+    big = tmp_path / "fw"
+    big.mkdir()
+    (big / "big.bin").write_bytes(NEW_APP + bytes(0x100000))
+    flashsim.create_flash(str(path), partitions=[e for e in table if e.label != "vfs"], app_image=TEMPLATE)
+    before = snapshot(path)
+    with OTAServer(big, pki) as srv:
+        res = ota(interp, path, "oneshot", srv.url("big.bin"), pki["ca"])
+    assert_failed_safely(res, before, path, tmp_path, 0x104)  # ESP_ERR_INVALID_SIZE
+    assert "does not fit" in res["msg"]
+    assert snapshot(path)["ota_1"] == before["ota_1"]
+
+
+@pytest.mark.parametrize("revision,image_min,image_max,ok", [
+    (300, 0, 0, True),          # no constraints (max 0: no maximum)
+    (300, 0, 0xFFFF, True),     # max 0xFFFF: no maximum
+    (100, 300, 0xFFFF, False),  # chip v1.0 below the image's minimum v3.0
+    (301, 0, 300, False),       # chip v3.1 above the image's maximum v3.0
+    (300, 300, 399, True),
+])
+def test_chip_revision_window(interp, flash, server, pki, tmp_path, fw_dir, revision, image_min, image_max, ok):
+    name = "rev-%d-%d.bin" % (image_min, image_max)
+    (fw_dir / name).write_bytes(imagetools.with_chip_revisions(NEW_APP, image_min, image_max))
+    before = snapshot(flash)
+    res = run_scenario(interp, "ota_run.py", "oneshot", server.url(name), pki["ca"],
+                       env={"ESP32_FLASH": str(flash), "ESP32_CHIP_REVISION": str(revision)})
+    if ok:
+        assert res["ok"] is True, res.result
+    else:
+        assert_failed_safely(res, before, flash, tmp_path, ESP_ERR_INVALID_VERSION)
+        assert "chip revision" in res["msg"]
+        assert snapshot(flash)["ota_1"] == before["ota_1"]

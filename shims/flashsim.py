@@ -98,7 +98,7 @@ _POSIX = {ESP_ERR_NO_MEM: 12, ESP_ERR_TIMEOUT: 110, ESP_ERR_NOT_SUPPORTED: 95}
 
 # The simulated chip: an ESP32 (chip id 0), silicon revision v3.0.
 CHIP_ID = 0
-CHIP_REVISION = 300
+CHIP_REVISION = int(os.getenv("ESP32_CHIP_REVISION") or 300)  # v3.0, as machine.mem32 reports
 # ESP32 cache-mapped address ranges (components/soc/esp32/include/soc/soc.h) and MMU page.
 _DROM_LOW, _DROM_HIGH = 0x3F400000, 0x3F800000
 _IROM_LOW, _IROM_HIGH = 0x400D0000, 0x40400000

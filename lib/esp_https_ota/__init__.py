@@ -6,11 +6,12 @@ from .errors import *  # noqa: F401,F403  (ESP_OK, ESP_ERR_*, OTAError, err_to_n
 from .errors import (
     OTAError, err_to_name, ESP_OK, ESP_FAIL, ESP_ERR_INVALID_ARG, ESP_ERR_INVALID_STATE, ESP_ERR_INVALID_VERSION,
     ESP_ERR_NOT_SUPPORTED, ESP_ERR_OTA_VALIDATE_FAILED, ESP_ERR_NOT_FOUND, ESP_ERR_HTTPS_OTA_IN_PROGRESS,
+    ESP_ERR_INVALID_SIZE,
 )
 from .events import *  # noqa: F401,F403  (ESP_HTTPS_OTA_* ids, event_handler_register/unregister)
 from .events import post as _post
 from . import events as _ev
-from .image import AppDesc, ImageHeader, ImageValidator, parse_head, HEAD_LEN, HEADER_LEN
+from .image import AppDesc, ImageHeader, ImageValidator, check_chip, parse_head, HEAD_LEN, HEADER_LEN
 
 __version__ = "0.1.0"
 
@@ -100,7 +101,10 @@ def begin(config):
         from .flash import FlashWriter
 
         h.writer = FlashWriter(h.partition, config.get("write_buffer_size") or 4096)
-        h.validator = ImageValidator(h.writer.size)
+        if h.client.size > h.writer.size:
+            raise OTAError(ESP_ERR_INVALID_SIZE, "image of %d bytes does not fit the %d-byte update partition %s" % (
+                h.client.size, h.writer.size, h.partition.info()[4]))
+        h.validator = ImageValidator(h.writer.size, h.client.size)
         if config.get("bulk_flash_erase"):
             h.writer.erase_all()
     except BaseException:
@@ -146,13 +150,14 @@ def _start_writing(h):
     """Check the image header against this chip, then hand the head bytes to the writer."""
     import esp32
 
+    from . import chip
+
     _read_head(h)
     hdr = h.head[0]
     _post(_ev.ESP_HTTPS_OTA_VERIFY_CHIP_ID, hdr.chip_id)
-    chip = _running_chip_id(esp32.Partition)
-    if hdr.chip_id != chip:
-        raise OTAError(ESP_ERR_INVALID_VERSION, "image is for chip id %d (header bytes 12-13), this chip is %d" % (
-            hdr.chip_id, chip))
+    _post(_ev.ESP_HTTPS_OTA_VERIFY_CHIP_REVISION, hdr.min_chip_rev_full)
+    chip_id = _running_chip_id(esp32.Partition)
+    check_chip(hdr, chip_id, chip.revision(chip_id))
     h.state = _ST_IN_PROGRESS
     _consume(h, h.head_len)
 

@@ -6,7 +6,7 @@ import struct
 from micropython import const
 
 from . import _kernels
-from .errors import OTAError, ESP_FAIL, ESP_ERR_OTA_VALIDATE_FAILED
+from .errors import OTAError, ESP_FAIL, ESP_ERR_INVALID_VERSION, ESP_ERR_OTA_VALIDATE_FAILED
 
 IMAGE_MAGIC = const(0xE9)
 HEADER_LEN = const(24)  # esp_image_header_t
@@ -83,6 +83,24 @@ def parse_head(buf, n):
     return hdr, AppDesc(buf, HEADER_LEN + SEGMENT_HEADER_LEN)
 
 
+def check_chip(hdr, chip_id, revision):
+    """ESP-IDF's bootloader_common_check_chip_validity() for an app: ESP_ERR_INVALID_VERSION if
+    the image is for another chip, or for revisions that exclude this one (revision -1: unknown,
+    not checked). A max_chip_rev_full of 0 or 0xFFFF means no maximum."""
+    if hdr.chip_id != chip_id:
+        raise OTAError(ESP_ERR_INVALID_VERSION, "image is for chip id %d (header bytes 12-13), this chip is %d" % (
+            hdr.chip_id, chip_id))
+    if revision < 0:
+        return
+    if hdr.min_chip_rev_full > revision:
+        raise OTAError(ESP_ERR_INVALID_VERSION, "image needs chip revision >= v%d.%d (header bytes 15-16), this chip is v%d.%d" % (
+            hdr.min_chip_rev_full // 100, hdr.min_chip_rev_full % 100, revision // 100, revision % 100))
+    top = hdr.max_chip_rev_full
+    if top != 0 and top != 0xFFFF and revision > top:
+        raise OTAError(ESP_ERR_INVALID_VERSION, "image needs chip revision <= v%d.%d (header bytes 17-18), this chip is v%d.%d" % (
+            top // 100, top % 100, revision // 100, revision % 100))
+
+
 class ImageValidator:
     """Walks an image as it streams: header, segments, checksum, optional SHA-256.
 
@@ -90,8 +108,9 @@ class ImageValidator:
     keeps them); hash_block(buf, base, n) takes each flushed block for the SHA-256;
     verdict() raises ESP_ERR_OTA_VALIDATE_FAILED unless the whole image arrived and matched."""
 
-    def __init__(self, max_len):
+    def __init__(self, max_len, stream_len=-1):
         self._max_len = max_len  # the partition size: segments may not run past it
+        self._stream_len = stream_len  # the body's length when known: segments may not run past it
         self._scratch = bytearray(_HASH_LEN)  # header, segment header or hash being collected
         self._got = 0
         self._state = _ST_HEADER
@@ -150,6 +169,9 @@ class ImageValidator:
             if self.pos + length > self._max_len:
                 self._fail("segment at byte %d claims %d bytes, past the end of the partition" % (
                     self.pos - SEGMENT_HEADER_LEN, length))
+            if 0 <= self._stream_len < self.pos + length:
+                self._fail("segment at byte %d claims %d bytes, past the end of the %d-byte image" % (
+                    self.pos - SEGMENT_HEADER_LEN, length, self._stream_len))
             self._segs_left -= 1
             self._state = _ST_SEG_DATA
             self._need = length

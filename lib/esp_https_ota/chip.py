@@ -1,0 +1,42 @@
+# The running chip's revision (major * 100 + minor, as esp_image_header_t's min/max_chip_rev_full),
+# read from eFuse with machine.mem32: MicroPython has no API for it. Register words and bit
+# fields per chip as esptool reads them; -1 where unknown (the revision check is then skipped).
+from micropython import const
+
+_ESP32 = const(0)
+_ESP32S2 = const(2)
+_ESP32C3 = const(5)
+_ESP32S3 = const(9)
+_ESP32C6 = const(13)
+
+
+def _bits(mem32, addr, shift, mask):
+    return (mem32[addr] >> shift) & mask
+
+
+def revision(chip_id):
+    """The running chip's revision (e.g. 301 for v3.1), or -1 if this chip is not mapped."""
+    try:
+        from machine import mem32
+    except ImportError:
+        return -1
+    if chip_id == _ESP32:
+        efuse = 0x3FF5A000  # EFUSE_BLK0_RDATA0
+        eco = (_bits(mem32, efuse + 12, 15, 1) | (_bits(mem32, efuse + 20, 20, 1) << 1)
+               | (_bits(mem32, 0x3FF6607C, 31, 1) << 2))  # SYSCON_DATE bit 31
+        major = {0: 0, 1: 1, 3: 2, 7: 3}.get(eco, 0)
+        return major * 100 + _bits(mem32, efuse + 20, 24, 3)
+    if chip_id == _ESP32S2:
+        blk1 = 0x3F41A044
+        minor = (_bits(mem32, blk1 + 12, 20, 1) << 3) + _bits(mem32, blk1 + 16, 4, 7)
+        return _bits(mem32, blk1 + 12, 18, 3) * 100 + minor
+    if chip_id == _ESP32C3 or chip_id == _ESP32S3:
+        blk1 = 0x60008844 if chip_id == _ESP32C3 else 0x60007044
+        minor = (_bits(mem32, blk1 + 20, 23, 1) << 3) + _bits(mem32, blk1 + 12, 18, 7)
+        if chip_id == _ESP32S3 and minor & 7 == 0:
+            return -1  # v0.0 chips reuse the major field: ambiguous without the block version
+        return _bits(mem32, blk1 + 20, 24, 3) * 100 + minor
+    if chip_id == _ESP32C6:
+        blk1 = 0x600B0844
+        return _bits(mem32, blk1 + 12, 22, 3) * 100 + _bits(mem32, blk1 + 12, 18, 15)
+    return -1

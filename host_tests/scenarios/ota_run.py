@@ -28,6 +28,8 @@ def main():
     perform_calls = opts.pop("perform_calls", 5)
     init_header = opts.pop("init_header", None)  # Name:value set by http_client_init_cb
     init_ret = opts.pop("init_ret", None)  # what http_client_init_cb returns
+    decrypt_xor = opts.pop("decrypt_xor", None)  # decrypt_cb undoes XOR with this byte
+    decrypt_fail_at = opts.pop("decrypt_fail_at", None)  # decrypt_cb returns ESP_FAIL on this call
     http_config = {"url": url}
     if ca_path != "-":
         with open(ca_path) as f:
@@ -35,6 +37,7 @@ def main():
     for k in ("timeout_ms", "max_redirection_count", "buffer_size"):
         if k in opts:
             http_config[k] = opts.pop(k)
+    bad = opts.pop("bad_handler", False)
     config = {"http_config": http_config}
     config.update(opts)
     if init_header is not None or init_ret is not None:
@@ -46,12 +49,48 @@ def main():
 
         config["http_client_init_cb"] = init_cb
 
+    if decrypt_xor is not None:
+        # A toy "pre-encrypted" format: enc_img_header_size bytes of header, then the image
+        # XOR decrypt_xor. The callback drops the header (so output length != input length)
+        # and holds back each call's last byte until the next (so one call may output nothing).
+        state = {"skip": opts.get("enc_img_header_size", 0), "held": b"", "calls": 0}
+
+        def decrypt_cb(args, ctx):
+            ctx["calls"] += 1
+            if ctx["calls"] == decrypt_fail_at:
+                return ota.ESP_FAIL
+            data = bytes(args.data_in[:args.data_in_len])
+            if ctx["skip"]:
+                k = min(ctx["skip"], len(data))
+                data = data[k:]
+                ctx["skip"] -= k
+            data = ctx["held"] + data
+            ctx["held"] = data[-1:]
+            out = bytearray(data[:-1])
+            for i in range(len(out)):
+                out[i] ^= decrypt_xor
+            args.data_out = out
+            args.data_out_len = len(out)
+            if args.data_in_len < 4096:  # the body's last block: release what was held
+                args.data_out = out + bytes([ctx["held"][0] ^ decrypt_xor]) if ctx["held"] else out
+                args.data_out_len = len(args.data_out)
+                ctx["held"] = b""
+            return ota.ESP_OK
+
+        config["decrypt_cb"] = decrypt_cb
+        config["decrypt_user_ctx"] = state
+
     events = []
 
     def on_event(arg, base, event_id, data):
         events.append([event_id, data])
 
     ota.event_handler_register(on_event)
+    if bad:
+        def bad_handler(arg, base, event_id, data):
+            raise RuntimeError("handler bug")
+
+        ota.event_handler_register(bad_handler)
     running = esp32.Partition(esp32.Partition.RUNNING)
     res = {"running": running.info()[4], "next": running.get_next_update().info()[4]}
     h = None

@@ -6,11 +6,12 @@ from .errors import *  # noqa: F401,F403  (ESP_OK, ESP_ERR_*, OTAError, err_to_n
 from .errors import (
     OTAError, err_to_name, ESP_OK, ESP_FAIL, ESP_ERR_INVALID_ARG, ESP_ERR_INVALID_STATE, ESP_ERR_INVALID_VERSION,
     ESP_ERR_NOT_SUPPORTED, ESP_ERR_OTA_VALIDATE_FAILED, ESP_ERR_NOT_FOUND, ESP_ERR_HTTPS_OTA_IN_PROGRESS,
-    ESP_ERR_INVALID_SIZE,
+    ESP_ERR_INVALID_SIZE, ESP_ERR_OTA_PARTITION_CONFLICT,
 )
 from .events import *  # noqa: F401,F403  (ESP_HTTPS_OTA_* ids, event_handler_register/unregister)
 from .events import post as _post
 from . import events as _ev
+from . import _kernels
 from .image import AppDesc, ImageHeader, ImageValidator, check_chip, parse_head, HEAD_LEN, HEADER_LEN
 
 __version__ = "0.1.0"
@@ -21,12 +22,7 @@ _ST_IN_PROGRESS = const(2)  # header validated, image streaming into flash
 _ST_SUCCESS = const(3)  # the whole body received and written
 _ST_CLOSED = const(4)  # finished or aborted: the handle is spent
 _OSERR_VALIDATE_FAILED = const(-0x1503)  # esp32.Partition.set_boot() on a bad image
-
-_CONFIG_FIELDS = ("http_config", "http_client_init_cb", "bulk_flash_erase", "partial_http_download",
-                  "max_http_request_size", "buffer_caps", "decrypt_cb", "decrypt_user_ctx",
-                  "enc_img_header_size", "partition", "allow_http_insecure_transport", "write_buffer_size")
-_NOT_YET = ("decrypt_cb",)  # accepted names that this version cannot do yet
-_DEFAULT_REQUEST_SIZE = const(65536)  # max_http_request_size 0 with partial_http_download
+_RECV_SIZE = const(4096)  # receive buffer for decrypt_cb's input
 
 _active = None  # the open handle: one OTA at a time, as the flash can take only one
 
@@ -42,6 +38,9 @@ class _Handle:
         self.validator = None
         self.head = None  # (ImageHeader, AppDesc) once the first HEAD_LEN bytes are in
         self.head_len = 0  # image bytes waiting in writer.buf before the first write
+        self.decrypt = None  # (decrypt_cb, user_ctx, DecryptArgs, receive buffer) when set
+        self.pending = None  # (data, start, end): decrypted bytes not yet in the write buffer
+        self.enc_header = 0  # enc_img_header_size: bytes before the image in the encrypted body
 
 
 def _check(h, *states):
@@ -52,61 +51,45 @@ def _check(h, *states):
             "closed (finished or aborted)" if h.state == _ST_CLOSED else "in state %d" % h.state))
 
 
-def _check_config(config):
-    if not isinstance(config, dict):
-        raise OTAError(ESP_ERR_INVALID_ARG, "config must be a dict (esp_https_ota_config_t)")
-    for key in config:
-        if key not in _CONFIG_FIELDS:
-            raise OTAError(ESP_ERR_INVALID_ARG, "unknown config field %r" % (key,))
-    for key in _NOT_YET:
-        if config.get(key):
-            raise OTAError(ESP_ERR_NOT_SUPPORTED, "config field %r is not supported yet" % key)
-    size = config.get("max_http_request_size")
-    if size is not None and (not isinstance(size, int) or size < 0):
-        raise OTAError(ESP_ERR_INVALID_ARG, "config field 'max_http_request_size' must be a non-negative int, got %r" % (size,))
-    return config.get("http_config")
-
-
 def begin(config):
     """esp_https_ota_begin(): connect, send the GET, read the response head; returns a handle.
 
-    Raises OTAError: ESP_ERR_INVALID_ARG (bad config), ESP_ERR_INVALID_STATE (an OTA is
-    already open), ESP_ERR_HTTP_* / ESP_FAIL (connection, TLS or HTTP status), ESP_ERR_NOT_FOUND
-    (no update partition)."""
+    Raises OTAError: ESP_ERR_INVALID_ARG (bad config; the message names the field),
+    ESP_ERR_INVALID_STATE (an OTA is already open), ESP_ERR_HTTP_* / ESP_FAIL (connection, TLS or
+    HTTP status), ESP_ERR_NOT_FOUND (no update partition), ESP_ERR_OTA_PARTITION_CONFLICT (the
+    running partition), ESP_ERR_INVALID_SIZE (image larger than the partition)."""
     global _active
-    http_config = _check_config(config)
+    from .config import Config
+
+    cfg = Config(config)
     if _active is not None:
         raise OTAError(ESP_ERR_INVALID_STATE, "another OTA is in progress: finish() or abort() it first")
     from .http import HTTPClient
-    import esp32
 
     _post(_ev.ESP_HTTPS_OTA_START)
     h = _Handle()
+    h.partition = _update_partition(cfg.partition)
+    h.client = HTTPClient(cfg.http_config, cfg.allow_http)
     try:
-        h.partition = config.get("partition") or esp32.Partition(esp32.Partition.RUNNING).get_next_update()
-    except OSError as e:
-        raise OTAError(ESP_ERR_NOT_FOUND, "no OTA update partition (%s): is the firmware built with OTA partitions?" % e)
-    h.client = HTTPClient(http_config, bool(config.get("allow_http_insecure_transport")))
-    try:
-        init_cb = config.get("http_client_init_cb")
-        if init_cb is not None:
-            ret = init_cb(h.client)  # may set headers; an esp_err_t other than ESP_OK aborts
+        if cfg.http_client_init_cb is not None:
+            ret = cfg.http_client_init_cb(h.client)  # may set headers; an esp_err_t other than ESP_OK aborts
             if ret is not None and ret != ESP_OK:
                 raise OTAError(ret, "http_client_init_cb returned %s" % err_to_name(ret))
-        range_size = 0
-        if config.get("partial_http_download"):
-            range_size = config.get("max_http_request_size") or _DEFAULT_REQUEST_SIZE
-        h.client.get(range_size)
+        h.client.get(cfg.range_size)
         _post(_ev.ESP_HTTPS_OTA_CONNECTED)
         from .flash import FlashWriter
 
-        h.writer = FlashWriter(h.partition, config.get("write_buffer_size") or 4096)
-        if h.client.size > h.writer.size:
+        h.writer = FlashWriter(h.partition, cfg.write_buffer_size)
+        h.enc_header = cfg.enc_img_header_size
+        size = get_image_size(h)
+        if size > h.writer.size:
             raise OTAError(ESP_ERR_INVALID_SIZE, "image of %d bytes does not fit the %d-byte update partition %s" % (
-                h.client.size, h.writer.size, h.partition.info()[4]))
-        h.validator = ImageValidator(h.writer.size, h.client.size)
-        if config.get("bulk_flash_erase"):
-            h.writer.erase_all()
+                size, h.writer.size, h.partition.info()[4]))
+        h.validator = ImageValidator(h.writer.size, size)
+        if cfg.decrypt_cb is not None:
+            h.decrypt = (cfg.decrypt_cb, cfg.decrypt_user_ctx, DecryptArgs(), bytearray(_RECV_SIZE))
+        if cfg.bulk_flash_erase:
+            h.writer.erase_all()  # blocks for seconds on a chip: every sector of the partition
     except BaseException:
         h.client.close()
         raise
@@ -114,19 +97,85 @@ def begin(config):
     return h
 
 
+def _update_partition(asked):
+    """The partition to write: the one asked for, or the next OTA slot after the running app."""
+    import esp32
+
+    running = esp32.Partition(esp32.Partition.RUNNING)
+    if asked is None:
+        try:
+            return running.get_next_update()
+        except OSError as e:
+            raise OTAError(ESP_ERR_NOT_FOUND, "no OTA update partition (%s): is the firmware built with OTA partitions?" % e)
+    info = asked.info()
+    if info[0] != esp32.Partition.TYPE_APP:
+        raise OTAError(ESP_ERR_INVALID_ARG, "config field 'partition': %s is not an app partition" % info[4])
+    if info[2] == running.info()[2]:
+        raise OTAError(ESP_ERR_OTA_PARTITION_CONFLICT, "config field 'partition': %s is the running partition" % info[4])
+    return asked
+
+
+class DecryptArgs:
+    """decrypt_cb_arg_t: decrypt_cb(args, user_ctx) reads data_in/data_in_len and sets data_out
+    (bytes-like, may be empty while it gathers input) and data_out_len."""
+
+    def __init__(self):
+        self.data_in = None
+        self.data_in_len = 0
+        self.data_out = None
+        self.data_out_len = 0
+
+
+def _decrypt(h, n):
+    """Pass n received bytes through decrypt_cb; return (data_out, its length)."""
+    cb, ctx, args, rbuf = h.decrypt
+    args.data_in = rbuf if n == len(rbuf) else memoryview(rbuf)[:n]
+    args.data_in_len = n
+    args.data_out = None
+    args.data_out_len = 0
+    _post(_ev.ESP_HTTPS_OTA_DECRYPT_CB)
+    ret = cb(args, ctx)
+    if ret is not None and ret != ESP_OK:
+        raise OTAError(ret, "decrypt_cb returned %s" % err_to_name(ret))
+    out = args.data_out
+    if out is None:
+        return b"", 0
+    m = args.data_out_len or len(out)
+    if m > len(out):
+        raise OTAError(ESP_ERR_INVALID_ARG, "decrypt_cb set data_out_len %d beyond its %d-byte data_out" % (m, len(out)))
+    return out, m
+
+
+def _receive_decrypted(h):
+    """Read and decrypt the next block of the body; (b"", 0) with the body's end as None."""
+    n = h.client.readinto(h.decrypt[3], len(h.decrypt[3]))
+    if n == 0:
+        return None, 0
+    return _decrypt(h, n)
+
+
 def _read_head(h):
-    """Read the image's first HEAD_LEN bytes into the write buffer and parse them."""
+    """Gather the image's first HEAD_LEN bytes in the write buffer (not yet written) and parse them."""
     if h.head is not None:
         return
-    buf = h.writer.buf
+    w = h.writer
     n = h.head_len
     while n < HEAD_LEN:
-        got = h.client.readinto(buf if n == 0 else h.writer.mv[n:], HEAD_LEN - n)
-        if got == 0:
-            break
+        if h.decrypt is None:
+            got = h.client.readinto(w.buf if n == 0 else w.mv[n:], HEAD_LEN - n)
+            if got == 0:
+                break
+        else:
+            out, m = _receive_decrypted(h)
+            if out is None:
+                break
+            got = min(m, len(w.buf) - n)
+            _kernels.copy_bytes(w.buf, n, out, 0, got)
+            if got < m:
+                h.pending = (out, got, m)  # decrypted bytes beyond the buffer: written after the checks
         n += got
     h.head_len = n
-    h.head = parse_head(buf, n)
+    h.head = parse_head(w.buf, n)
 
 
 def get_img_desc(h):
@@ -135,8 +184,8 @@ def get_img_desc(h):
     Raises OTAError: ESP_ERR_INVALID_STATE after perform() has started writing, ESP_FAIL when
     the image is too short or has no app description."""
     _check(h, _ST_BEGIN)
+    _post(_ev.ESP_HTTPS_OTA_GET_IMG_DESC)  # posted first, as ESP-IDF does
     _read_head(h)
-    _post(_ev.ESP_HTTPS_OTA_GET_IMG_DESC)
     return h.head[1]
 
 
@@ -172,13 +221,24 @@ def _consume(h, n):
         _post(_ev.ESP_HTTPS_OTA_WRITE_FLASH, w.base)
 
 
+def _push(h, src, off, end):
+    """Copy src[off:end] into the write buffer, validating and flushing as it fills."""
+    w = h.writer
+    while off < end:
+        k = min(end - off, w.room())
+        _kernels.copy_bytes(w.buf, w.fill, src, off, k)
+        _consume(h, k)
+        off += k
+
+
 def perform(h):
     """esp_https_ota_perform(): move the next block of the image from the server to flash.
 
     Returns ESP_ERR_HTTPS_OTA_IN_PROGRESS until the whole body is in, then ESP_OK.
-    Raises OTAError: ESP_ERR_INVALID_VERSION (image for another chip), ESP_FAIL (no image
-    header), ESP_ERR_OTA_VALIDATE_FAILED / ESP_ERR_INVALID_SIZE (image does not fit),
-    ESP_ERR_HTTP_* (connection lost, timeout), ESP_ERR_FLASH_OP_FAIL."""
+    Raises OTAError: ESP_ERR_INVALID_VERSION (image for another chip or revision), ESP_FAIL (no
+    image header or app description), ESP_ERR_OTA_VALIDATE_FAILED / ESP_ERR_INVALID_SIZE (image
+    does not fit), ESP_ERR_HTTP_* (connection lost, timeout), ESP_ERR_FLASH_OP_FAIL, or the
+    error decrypt_cb returned."""
     _check(h, _ST_BEGIN, _ST_IN_PROGRESS, _ST_SUCCESS)
     if h.state == _ST_SUCCESS:
         return ESP_OK
@@ -186,16 +246,26 @@ def perform(h):
         _start_writing(h)
         return ESP_ERR_HTTPS_OTA_IN_PROGRESS
     w = h.writer
-    room = w.room()
-    n = h.client.readinto(w.buf if w.fill == 0 else w.mv[w.fill:], room)
-    if n == 0:
-        h.validator.hash_block(w.buf, w.base, w.fill)
-        w.flush()
-        _post(_ev.ESP_HTTPS_OTA_WRITE_FLASH, w.base)
-        h.state = _ST_SUCCESS
-        return ESP_OK
-    _consume(h, n)
-    return ESP_ERR_HTTPS_OTA_IN_PROGRESS
+    if h.decrypt is None:
+        n = h.client.readinto(w.buf if w.fill == 0 else w.mv[w.fill:], w.room())
+        if n:
+            _consume(h, n)
+            return ESP_ERR_HTTPS_OTA_IN_PROGRESS
+    else:
+        if h.pending is not None:
+            src, off, end = h.pending
+            h.pending = None
+            _push(h, src, off, end)
+            return ESP_ERR_HTTPS_OTA_IN_PROGRESS
+        out, m = _receive_decrypted(h)
+        if out is not None:
+            _push(h, out, 0, m)
+            return ESP_ERR_HTTPS_OTA_IN_PROGRESS
+    h.validator.hash_block(w.buf, w.base, w.fill)
+    w.flush()
+    _post(_ev.ESP_HTTPS_OTA_WRITE_FLASH, w.base)
+    h.state = _ST_SUCCESS
+    return ESP_OK
 
 
 def _release(h):
@@ -264,10 +334,11 @@ def get_image_len_read(h):
 
 
 def get_image_size(h):
-    """The image's total size from Content-Length; -1 when unknown (chunked) or on failure."""
-    if not isinstance(h, _Handle) or h.client is None:
+    """The image's total size (Content-Length or Content-Range, less enc_img_header_size);
+    -1 when unknown (chunked, close-delimited) or on failure."""
+    if not isinstance(h, _Handle) or h.client is None or h.client.size < 0:
         return -1
-    return h.client.size
+    return h.client.size - h.enc_header
 
 
 def get_status_code(h):
@@ -291,4 +362,8 @@ def esp_https_ota(config):
     except BaseException:
         abort(h)
         raise
-    return finish(h)
+    try:
+        return finish(h)
+    except BaseException:
+        _post(_ev.ESP_HTTPS_OTA_ABORT)  # finish() already released the handle
+        raise

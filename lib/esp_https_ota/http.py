@@ -257,12 +257,23 @@ class HTTPClient:
     def _request(self, start=-1, end=-1):
         redirects = 0
         auth_retried = False
+        stale_retried = False
         while True:
             scheme, host, port, path, _ = split_url(self.url)
-            if self._conn != (scheme, host, port) or not self._keep_alive or not self._eof:
+            reused = self._conn == (scheme, host, port) and self._keep_alive and self._eof
+            if not reused:
                 self._connect(scheme, host, port)
             self._send(host, port, path, start, end)
-            location = self._read_head()
+            try:
+                location = self._read_head()
+            except OTAError as e:
+                # A kept-alive connection the server dropped while idle takes the request and
+                # then reads as closed: try once more on a new connection.
+                if not reused or stale_retried or e.code != ESP_ERR_HTTP_CONNECTION_CLOSED:
+                    raise
+                stale_retried = True
+                self._keep_alive = False
+                continue
             st = self.status
             if st in (301, 302, 303, 307, 308) and location and self._max_redirects >= 0:
                 redirects += 1

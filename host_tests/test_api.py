@@ -1,0 +1,180 @@
+"""API parity with ESP-IDF's esp_https_ota: the state machine, config checks, events, the
+decrypt callback. Every case runs under CPython and the MicroPython unix port."""
+
+import pytest
+
+from conftest import IMAGES, INTERPRETERS, run_scenario
+import flashsim_path  # noqa: F401
+import flashsim
+import imagetools
+from https_server import OTAServer
+
+TEMPLATE = (IMAGES / "esp32-app-template.bin").read_bytes()
+NEW_APP = imagetools.with_version(TEMPLATE, "5.0.0-api")
+XOR = 0x5A
+ENC_HEADER = b"TOY-ENCRYPTED-V1"  # 16 bytes before the encrypted image
+
+ESP_FAIL = -1
+ESP_ERR_INVALID_ARG = 0x102
+ESP_ERR_INVALID_STATE = 0x103
+ESP_ERR_NOT_SUPPORTED = 0x106
+ESP_ERR_OTA_PARTITION_CONFLICT = 0x1501
+ESP_ERR_OTA_VALIDATE_FAILED = 0x1503
+(START, CONNECTED, GET_IMG_DESC, VERIFY_CHIP_ID, VERIFY_CHIP_REVISION, DECRYPT_CB, WRITE_FLASH,
+ UPDATE_BOOT_PARTITION, FINISH, ABORT) = range(10)
+
+
+@pytest.fixture(scope="module")
+def server(pki, tmp_path_factory):
+    d = tmp_path_factory.mktemp("apifw")
+    (d / "app.bin").write_bytes(NEW_APP)
+    (d / "corrupt.bin").write_bytes(imagetools.flip_byte(NEW_APP, 1000))
+    (d / "app.enc").write_bytes(ENC_HEADER + bytes(b ^ XOR for b in NEW_APP))
+    with OTAServer(d, pki) as srv:
+        yield srv
+
+
+def new_flash(tmp_path):
+    path = tmp_path / "flash.bin"
+    flashsim.create_flash(str(path), app_image=TEMPLATE)
+    return path
+
+
+@pytest.fixture(scope="module")
+def api_results(server, pki, tmp_path_factory):
+    """ota_api.py's verdicts, one run per interpreter."""
+    out = {}
+    for interp in INTERPRETERS:
+        flash = new_flash(tmp_path_factory.mktemp("api-" + interp))
+        out[interp] = run_scenario(interp, "ota_api.py", server.url("app.bin"), pki["ca"],
+                                   env={"ESP32_FLASH": str(flash)}).result
+    return out
+
+
+STATE_MATRIX = {
+    "perform_after_finish": ESP_ERR_INVALID_STATE,
+    "finish_after_abort": ESP_ERR_INVALID_STATE,
+    "abort_after_finish": ESP_ERR_INVALID_STATE,
+    "perform_after_abort": ESP_ERR_INVALID_STATE,
+    "get_img_desc_after_write": ESP_ERR_INVALID_STATE,
+    "second_begin_while_open": ESP_ERR_INVALID_STATE,
+    "begin_after_failed_oneshot": 0,
+    "perform_not_a_handle": ESP_ERR_INVALID_ARG,
+}
+CONFIG_MATRIX = {
+    "unknown_field": (ESP_ERR_INVALID_ARG, "no_such_field"),
+    "http_config_missing": (ESP_ERR_INVALID_ARG, "http_config"),
+    "http_config_not_dict": (ESP_ERR_INVALID_ARG, "http_config"),
+    "config_not_dict": (ESP_ERR_INVALID_ARG, "config"),
+    "bulk_flash_erase_not_bool": (ESP_ERR_INVALID_ARG, "bulk_flash_erase"),
+    "max_http_request_size_negative": (ESP_ERR_INVALID_ARG, "max_http_request_size"),
+    "http_client_init_cb_not_callable": (ESP_ERR_INVALID_ARG, "http_client_init_cb"),
+    "decrypt_cb_not_callable": (ESP_ERR_INVALID_ARG, "decrypt_cb"),
+    "enc_img_header_size_str": (ESP_ERR_INVALID_ARG, "enc_img_header_size"),
+    "write_buffer_size_odd": (ESP_ERR_INVALID_ARG, "write_buffer_size"),
+    "partition_str": (ESP_ERR_INVALID_ARG, "partition"),
+    "partition_running": (ESP_ERR_OTA_PARTITION_CONFLICT, "running partition"),
+    "partition_data": (ESP_ERR_INVALID_ARG, "not an app partition"),
+    "partition_final_copy": (ESP_ERR_NOT_SUPPORTED, "partition"),
+    "ota_resumption": (ESP_ERR_NOT_SUPPORTED, "ota_resumption"),
+    "url_missing": (ESP_ERR_INVALID_ARG, "url"),
+    "http_config_unknown_field": (ESP_ERR_INVALID_ARG, "colour"),
+    "accepted_fields": (0, ""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STATE_MATRIX))
+def test_state_machine(interp, api_results, case):
+    assert api_results[interp][case][0] == STATE_MATRIX[case], api_results[interp][case]
+
+
+@pytest.mark.parametrize("case", sorted(CONFIG_MATRIX))
+def test_config_errors_name_the_field(interp, api_results, case):
+    code, word = CONFIG_MATRIX[case]
+    got_code, msg = api_results[interp][case]
+    assert got_code == code, (got_code, msg)
+    assert word in msg
+
+
+def test_counters_on_a_spent_handle_are_minus_one(interp, api_results):
+    assert api_results[interp]["counters_after_finish"] == [-1, -1, -1]
+
+
+def ota(interp, flash, mode, url, ca, *opts):
+    return run_scenario(interp, "ota_run.py", mode, url, ca, *opts, env={"ESP32_FLASH": str(flash)})
+
+
+def test_event_sequence_of_a_good_ota(interp, server, pki, tmp_path):
+    res = ota(interp, new_flash(tmp_path), "steps", server.url("app.bin"), pki["ca"])
+    assert res["ok"] is True, res.result
+    ev = res["events"]
+    assert ev[:5] == [[START, None], [CONNECTED, None], [GET_IMG_DESC, None], [VERIFY_CHIP_ID, 0],
+                      [VERIFY_CHIP_REVISION, 0]]
+    writes = [d for e, d in ev[5:-2]]
+    assert all(e == WRITE_FLASH for e, d in ev[5:-2])
+    assert writes == list(range(4096, len(NEW_APP), 4096)) + [-(-len(NEW_APP) // 4096) * 4096]
+    assert ev[-2:] == [[UPDATE_BOOT_PARTITION, 0x11], [FINISH, None]]
+
+
+def test_event_sequence_of_a_failing_oneshot(interp, server, pki, tmp_path):
+    res = ota(interp, new_flash(tmp_path), "oneshot", server.url("corrupt.bin"), pki["ca"])
+    assert res["code"] == ESP_ERR_OTA_VALIDATE_FAILED
+    ids = [e for e, d in res["events"]]
+    assert ids[:4] == [START, CONNECTED, VERIFY_CHIP_ID, VERIFY_CHIP_REVISION]
+    assert ids[-1] == ABORT and UPDATE_BOOT_PARTITION not in ids and FINISH not in ids
+
+
+def test_event_sequence_of_an_aborted_ota(interp, server, pki, tmp_path):
+    res = ota(interp, new_flash(tmp_path), "abort", server.url("app.bin"), pki["ca"], "perform_calls=3")
+    assert [e for e, d in res["events"]] == [START, CONNECTED, GET_IMG_DESC, VERIFY_CHIP_ID, VERIFY_CHIP_REVISION,
+                                             WRITE_FLASH, WRITE_FLASH, ABORT]
+
+
+def test_failing_event_handler_does_not_break_the_ota(interp, server, pki, tmp_path):
+    flash = new_flash(tmp_path)
+    res = run_scenario(interp, "ota_run.py", "oneshot", server.url("app.bin"), pki["ca"], "bad_handler=true",
+                       env={"ESP32_FLASH": str(flash)})
+    assert res["ok"] is True, res.result
+    assert "event handler failed" in res.stdout
+    assert flashsim.boot(flashsim.Flash(str(flash))) == "ota_1"
+
+
+def test_decrypt_cb_undoes_the_transform_and_changes_the_length(interp, server, pki, tmp_path):
+    flash = new_flash(tmp_path)
+    res = ota(interp, flash, "steps", server.url("app.enc"), pki["ca"], "decrypt_xor=%d" % XOR,
+              "enc_img_header_size=%d" % len(ENC_HEADER))
+    assert res["ok"] is True, res.result
+    assert res["size"] == len(NEW_APP)  # Content-Length less enc_img_header_size
+    assert res["desc"]["version"] == "5.0.0-api"
+    assert res["len_read"] == len(NEW_APP)
+    ids = [e for e, d in res["events"]]
+    assert DECRYPT_CB in ids and ids.index(DECRYPT_CB) < ids.index(VERIFY_CHIP_ID)
+    data = flash.read_bytes()
+    assert data[0x310000:0x310000 + len(NEW_APP)] == NEW_APP
+    assert flashsim.boot(flashsim.Flash(str(flash))) == "ota_1"
+
+
+def test_decrypt_cb_error_aborts_and_leaves_boot_untouched(interp, server, pki, tmp_path):
+    flash = new_flash(tmp_path)
+    res = ota(interp, flash, "oneshot", server.url("app.enc"), pki["ca"], "decrypt_xor=%d" % XOR,
+              "enc_img_header_size=16", "decrypt_fail_at=5")
+    assert res["ok"] is False and res["code"] == ESP_FAIL
+    assert "decrypt_cb returned ESP_FAIL" in res["msg"]
+    assert res["events"][-1][0] == ABORT
+    assert flashsim.boot(flashsim.Flash(str(flash))) == "ota_0"
+
+
+def test_without_decrypt_cb_the_encrypted_image_is_refused_before_writing(interp, server, pki, tmp_path):
+    flash = new_flash(tmp_path)
+    res = ota(interp, flash, "oneshot", server.url("app.enc"), pki["ca"])
+    assert res["ok"] is False and res["code"] == ESP_FAIL
+    assert set(flash.read_bytes()[0x310000:0x320000]) == {0xFF}
+
+
+@pytest.mark.parametrize("erase", ["bulk", "sector"])
+def test_flash_erase_modes(interp, server, pki, tmp_path, erase):
+    flash = new_flash(tmp_path)
+    opts = ["bulk_flash_erase=true"] if erase == "bulk" else []
+    res = ota(interp, flash, "oneshot", server.url("app.bin"), pki["ca"], *opts)
+    assert res["ok"] is True, res.result
+    assert flash.read_bytes()[0x310000:0x310000 + len(NEW_APP)] == NEW_APP

@@ -10,6 +10,10 @@ from .errors import (
 )
 from .events import *  # noqa: F401,F403  (ESP_HTTPS_OTA_* ids, event_handler_register/unregister)
 from .events import post as _post
+from .ota_ops import (  # noqa: F401  app_update's helpers, by their ESP-IDF names
+    get_running_partition, get_next_update_partition, get_partition_description, get_app_description,
+    mark_app_valid_cancel_rollback, check_rollback_is_possible, mark_app_invalid_rollback_and_reboot,
+)
 from . import events as _ev
 from . import _kernels
 from .image import AppDesc, ImageHeader, ImageValidator, check_chip, parse_head, HEAD_LEN, HEADER_LEN

@@ -69,3 +69,20 @@ def flip_byte(image, offset):
     out = bytearray(image)
     out[offset] ^= 0xFF
     return bytes(out)
+
+
+def grown(image, total_size, seed=1):
+    """A valid image of about total_size bytes: `image` with one more segment of random data
+    (loaded to IRAM, so no MMU alignment applies), checksum and hash recomputed."""
+    import random
+
+    segments, checksum_offset, _ = layout(image)
+    end = segments[-1][0] + segments[-1][1]  # where the last segment's data ends
+    extra = (total_size - len(image)) // 4 * 4
+    rnd = random.Random(seed)
+    out = bytearray(image[:end])
+    out += struct.pack("<II", 0x40080000, extra) + rnd.randbytes(extra)
+    out[1] += 1
+    pad = 15 - len(out) % 16
+    out += bytes(pad + 1 + (32 if out[23] == 1 else 0))
+    return bytes(refresh(out))

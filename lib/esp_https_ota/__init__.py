@@ -47,10 +47,11 @@ class _Handle:
         self.enc_header = 0  # enc_img_header_size: bytes before the image in the encrypted body
 
 
-def _check(h, *states):
+def _check(h, first, last):
+    """The handle's state must lie in [first, last] (a range, so no tuple is built per call)."""
     if not isinstance(h, _Handle):
         raise OTAError(ESP_ERR_INVALID_ARG, "not an esp_https_ota handle: %r" % (h,))
-    if h.state not in states:
+    if not first <= h.state <= last:
         raise OTAError(ESP_ERR_INVALID_STATE, "handle is %s" % (
             "closed (finished or aborted)" if h.state == _ST_CLOSED else "in state %d" % h.state))
 
@@ -187,7 +188,7 @@ def get_img_desc(h):
 
     Raises OTAError: ESP_ERR_INVALID_STATE after perform() has started writing, ESP_FAIL when
     the image is too short or has no app description."""
-    _check(h, _ST_BEGIN)
+    _check(h, _ST_BEGIN, _ST_BEGIN)
     _post(_ev.ESP_HTTPS_OTA_GET_IMG_DESC)  # posted first, as ESP-IDF does
     _read_head(h)
     return h.head[1]
@@ -243,7 +244,7 @@ def perform(h):
     image header or app description), ESP_ERR_OTA_VALIDATE_FAILED / ESP_ERR_INVALID_SIZE (image
     does not fit), ESP_ERR_HTTP_* (connection lost, timeout), ESP_ERR_FLASH_OP_FAIL, or the
     error decrypt_cb returned."""
-    _check(h, _ST_BEGIN, _ST_IN_PROGRESS, _ST_SUCCESS)
+    _check(h, _ST_BEGIN, _ST_SUCCESS)
     if h.state == _ST_SUCCESS:
         return ESP_OK
     if h.state == _ST_BEGIN:
@@ -289,7 +290,7 @@ def finish(h):
     The boot partition changes only here, only after the whole image arrived and matched.
     Raises OTAError: ESP_ERR_INVALID_STATE (handle closed), ESP_ERR_OTA_VALIDATE_FAILED
     (incomplete or corrupt image; the boot partition is left as it was)."""
-    _check(h, _ST_BEGIN, _ST_IN_PROGRESS, _ST_SUCCESS)
+    _check(h, _ST_BEGIN, _ST_SUCCESS)
     try:
         if h.client is not None:
             h.client.close()  # as ESP-IDF: the connection (and its TLS buffers) go before set_boot
@@ -316,7 +317,7 @@ def abort(h):
     """esp_https_ota_abort(): stop, close the connection, leave the boot partition untouched.
 
     Raises OTAError ESP_ERR_INVALID_STATE if the handle was already finished or aborted."""
-    _check(h, _ST_BEGIN, _ST_IN_PROGRESS, _ST_SUCCESS)
+    _check(h, _ST_BEGIN, _ST_SUCCESS)
     _release(h)
     _post(_ev.ESP_HTTPS_OTA_ABORT)
     return ESP_OK
@@ -324,7 +325,7 @@ def abort(h):
 
 def is_complete_data_received(h):
     """True once the whole response body has been received."""
-    _check(h, _ST_BEGIN, _ST_IN_PROGRESS, _ST_SUCCESS)
+    _check(h, _ST_BEGIN, _ST_SUCCESS)
     return h.state == _ST_SUCCESS
 
 

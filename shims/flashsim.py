@@ -458,7 +458,7 @@ def _verify(flash, part):
     count = hdr[1]
     if count > _IMAGE_MAX_SEGMENTS:
         return "segment count %d exceeds max %d" % (count, _IMAGE_MAX_SEGMENTS)
-    hash_appended = hdr[23] == 1
+    hash_appended = hdr[23] != 0  # esp_image_format.c: any non-zero byte
     sha = hashlib.sha256(hdr) if hash_appended else None
     acc = 0  # XOR of all segment data, bytewise in a big int; folded to one byte at the end
     chunk = bytearray(SECTOR_SIZE)

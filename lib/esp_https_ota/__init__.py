@@ -221,18 +221,25 @@ def _consume(h, n):
     w = h.writer
     h.validator.feed(w.buf, w.fill, n)
     if w.advance(n):
-        h.validator.hash_block(w.buf, w.base, w.fill)
-        w.flush()
-        _post(_ev.ESP_HTTPS_OTA_WRITE_FLASH, w.base)
+        _flush(h)
+
+
+def _flush(h):
+    """Hash the write buffer's image bytes, write it, report the bytes written so far."""
+    w = h.writer
+    h.validator.hash_block(w.buf, w.base, w.fill)
+    w.flush()
+    _post(_ev.ESP_HTTPS_OTA_WRITE_FLASH, w.base)
 
 
 def _push(h, src, off, end):
-    """Copy src[off:end] into the write buffer, validating and flushing as it fills."""
+    """Copy src[off:end] into the write buffer, validating in the same pass, flushing as it fills."""
     w = h.writer
     while off < end:
         k = min(end - off, w.room())
-        _kernels.copy_bytes(w.buf, w.fill, src, off, k)
-        _consume(h, k)
+        h.validator.feed(src, off, k, w.buf, w.fill)
+        if w.advance(k):
+            _flush(h)
         off += k
 
 
@@ -266,9 +273,7 @@ def perform(h):
         if out is not None:
             _push(h, out, 0, m)
             return ESP_ERR_HTTPS_OTA_IN_PROGRESS
-    h.validator.hash_block(w.buf, w.base, w.fill)
-    w.flush()
-    _post(_ev.ESP_HTTPS_OTA_WRITE_FLASH, w.base)
+    _flush(h)
     h.state = _ST_SUCCESS
     return ESP_OK
 

@@ -124,7 +124,9 @@ class ImageValidator:
         self._sha = hashlib.sha256()
         self._hashed = 0
 
-    def feed(self, buf, off, n):
+    def feed(self, buf, off, n, dst=None, doff=0):
+        """Take the next n image bytes, buf[off:off+n]. With dst, also copy them to dst[doff:]
+        in the same pass (the fused copy-and-checksum kernel over segment data)."""
         end = off + n
         while off < end:
             k = end - off
@@ -133,21 +135,30 @@ class ImageValidator:
                 if k > self._need:
                     k = self._need
                 if st == _ST_SEG_DATA:
-                    self._acc = _kernels.xor_bytes(buf, off, k, self._acc)
+                    if dst is None:
+                        self._acc = _kernels.xor_bytes(buf, off, k, self._acc)
+                    else:
+                        self._acc = _kernels.copy_xor(dst, doff, buf, off, k, self._acc)
+                elif dst is not None:
+                    _kernels.copy_bytes(dst, doff, buf, off, k)
                 self._need -= k
-            elif st == _ST_DONE:
-                k = end - off  # bytes after the image's end are ignored, as ESP-IDF does
-            elif st == _ST_CHECKSUM:
-                k = 1
-                self.checksum = buf[off]
-                self._need = 0
             else:
-                if k > self._need:
-                    k = self._need
-                _kernels.copy_bytes(self._scratch, self._got, buf, off, k)
-                self._got += k
-                self._need -= k
+                if st == _ST_DONE:
+                    k = end - off  # bytes after the image's end are ignored, as ESP-IDF does
+                elif st == _ST_CHECKSUM:
+                    k = 1
+                    self.checksum = buf[off]
+                    self._need = 0
+                else:
+                    if k > self._need:
+                        k = self._need
+                    _kernels.copy_bytes(self._scratch, self._got, buf, off, k)
+                    self._got += k
+                    self._need -= k
+                if dst is not None:
+                    _kernels.copy_bytes(dst, doff, buf, off, k)
             off += k
+            doff += k
             self.pos += k
             if self._need == 0:
                 self._advance()
@@ -161,11 +172,13 @@ class ImageValidator:
             if hdr.segment_count == 0 or hdr.segment_count > _MAX_SEGMENTS:
                 self._fail("segment count %d at byte 1 is outside 1..%d" % (hdr.segment_count, _MAX_SEGMENTS))
             self._segs_left = hdr.segment_count
-            self.hash_appended = hdr.hash_appended == 1
+            self.hash_appended = hdr.hash_appended != 0  # ESP-IDF: any non-zero byte 23
             self._next_segment()
         elif st == _ST_SEG_HEADER:
             s = self._scratch
             length = s[4] | (s[5] << 8) | (s[6] << 16) | (s[7] << 24)
+            if length & 3:
+                self._fail("segment at byte %d has length %d, not a multiple of 4" % (self.pos - SEGMENT_HEADER_LEN, length))
             if self.pos + length > self._max_len:
                 self._fail("segment at byte %d claims %d bytes, past the end of the partition" % (
                     self.pos - SEGMENT_HEADER_LEN, length))

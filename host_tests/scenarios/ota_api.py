@@ -98,7 +98,7 @@ config_cases = {
     "partition_running": lambda: ota.begin(cfg(partition=running)),
     "partition_data": lambda: ota.begin(cfg(partition=esp32.Partition("nvs"))),
     "partition_final_copy": lambda: ota.begin(cfg(partition={"staging": running.get_next_update(), "finalize_with_copy": True})),
-    "ota_resumption": lambda: ota.begin(cfg(ota_resumption=True)),
+    "ota_resumption_from_zero": lambda: ota.abort(ota.begin(cfg(ota_resumption=True, ota_image_bytes_written=0))),
     "url_missing": lambda: ota.begin({"http_config": {"cert_pem": CA_PEM}}),
     "http_config_unknown_field": lambda: ota.begin({"http_config": {"url": URL, "cert_pem": CA_PEM, "colour": 1}}),
 }

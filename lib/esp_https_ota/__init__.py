@@ -27,6 +27,7 @@ _ST_SUCCESS = const(3)  # the whole body received and written
 _ST_CLOSED = const(4)  # finished or aborted: the handle is spent
 _OSERR_VALIDATE_FAILED = const(-0x1503)  # esp32.Partition.set_boot() on a bad image
 _RECV_SIZE = const(4096)  # receive buffer for decrypt_cb's input
+_SECTOR = const(4096)
 
 _active = None  # the open handle: one OTA at a time, as the flash can take only one
 
@@ -45,6 +46,7 @@ class _Handle:
         self.decrypt = None  # (decrypt_cb, user_ctx, DecryptArgs, receive buffer) when set
         self.pending = None  # (data, start, end): decrypted bytes not yet in the write buffer
         self.enc_header = 0  # enc_img_header_size: bytes before the image in the encrypted body
+        self.resumed = 0  # ota_resumption: image bytes taken from the partition
 
 
 def _check(h, first, last):
@@ -80,7 +82,7 @@ def begin(config):
             ret = cfg.http_client_init_cb(h.client)  # may set headers; an esp_err_t other than ESP_OK aborts
             if ret is not None and ret != ESP_OK:
                 raise OTAError(ret, "http_client_init_cb returned %s" % err_to_name(ret))
-        h.client.get(cfg.range_size)
+        h.client.get(cfg.range_size, cfg.resume_from)
         _post(_ev.ESP_HTTPS_OTA_CONNECTED)
         from .flash import FlashWriter
 
@@ -93,13 +95,32 @@ def begin(config):
         h.validator = ImageValidator(h.writer.size, size)
         if cfg.decrypt_cb is not None:
             h.decrypt = (cfg.decrypt_cb, cfg.decrypt_user_ctx, DecryptArgs(), bytearray(_RECV_SIZE))
-        if cfg.bulk_flash_erase:
+        if cfg.resume_from:
+            _resume(h, cfg.resume_from)
+        elif cfg.bulk_flash_erase:
             h.writer.erase_all()  # blocks for seconds on a chip: every sector of the partition
     except BaseException:
         h.client.close()
         raise
     _active = h
     return h
+
+
+def _resume(h, start):
+    """ota_resumption: take the image's first `start` bytes from the partition, where an earlier
+    OTA wrote them, through the same checks as fresh bytes (header, chip, checksum, SHA-256)."""
+    w = h.writer
+    block = w.mv[:_SECTOR]
+    for off in range(0, start, _SECTOR):
+        h.partition.readblocks(off // _SECTOR, block)
+        if off == 0:
+            h.head = parse_head(block, _SECTOR)
+            _verify_head(h)
+        h.validator.feed(block, 0, _SECTOR)
+        h.validator.hash_block(block, off, _SECTOR)
+    w.base = start
+    h.resumed = start
+    h.state = _ST_IN_PROGRESS
 
 
 def _update_partition(asked):
@@ -188,6 +209,9 @@ def get_img_desc(h):
 
     Raises OTAError: ESP_ERR_INVALID_STATE after perform() has started writing, ESP_FAIL when
     the image is too short or has no app description."""
+    if isinstance(h, _Handle) and h.resumed and h.writer and h.writer.base == h.resumed and h.writer.fill == 0:
+        _post(_ev.ESP_HTTPS_OTA_GET_IMG_DESC)  # resumed: read from the partition, as ESP-IDF does
+        return h.head[1]
     _check(h, _ST_BEGIN, _ST_BEGIN)
     _post(_ev.ESP_HTTPS_OTA_GET_IMG_DESC)  # posted first, as ESP-IDF does
     _read_head(h)
@@ -200,18 +224,22 @@ def _running_chip_id(partition_cls):
     return ImageHeader(buf).chip_id
 
 
-def _start_writing(h):
-    """Check the image header against this chip, then hand the head bytes to the writer."""
+def _verify_head(h):
+    """The image header against this chip (id and revision), before anything is written."""
     import esp32
-
     from . import chip
 
-    _read_head(h)
     hdr = h.head[0]
     _post(_ev.ESP_HTTPS_OTA_VERIFY_CHIP_ID, hdr.chip_id)
     _post(_ev.ESP_HTTPS_OTA_VERIFY_CHIP_REVISION, hdr.min_chip_rev_full)
     chip_id = _running_chip_id(esp32.Partition)
     check_chip(hdr, chip_id, chip.revision(chip_id))
+
+
+def _start_writing(h):
+    """Check the image header against this chip, then hand the head bytes to the writer."""
+    _read_head(h)
+    _verify_head(h)
     h.state = _ST_IN_PROGRESS
     _consume(h, h.head_len)
 

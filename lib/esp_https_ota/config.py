@@ -61,8 +61,11 @@ class Config:
         self.range_size = 0
         if get("partial_http_download"):
             self.range_size = get("max_http_request_size") or _DEFAULT_REQUEST_SIZE
+        # Resume after the bytes already written (whole 4 KiB sectors only: a partly written
+        # sector's tail was never written or may be torn).
+        self.resume_from = 0
         if get("ota_resumption"):
-            raise OTAError(ESP_ERR_NOT_SUPPORTED, "config field 'ota_resumption' is not supported yet: the OTA restarts from byte 0")
+            self.resume_from = (get("ota_image_bytes_written") or 0) // _BLOCK * _BLOCK
         self.decrypt_cb = get("decrypt_cb")
         self.decrypt_user_ctx = get("decrypt_user_ctx")
         self.enc_img_header_size = get("enc_img_header_size") or 0

@@ -240,18 +240,22 @@ class HTTPClient:
         self._conn = None
 
     # -- requests
-    def get(self, range_size=0):
-        """Request the image (in Range requests of range_size bytes when > 0); read the head.
-
-        Returns the status (200 or 206); raises OTAError for anything else."""
+    def get(self, range_size=0, start=0):
+        """Request the image from byte `start` (in Range requests of range_size bytes when > 0);
+        read the response head. Returns the status (200 or 206); raises OTAError otherwise."""
         self._range_size = range_size
-        self._pos = 0
-        status = self._request(0, range_size - 1) if range_size > 0 else self._request()
+        self._pos = start
+        if range_size > 0:
+            status = self._request(start, start + range_size - 1)
+        else:
+            status = self._request(start) if start else self._request()
         if status == 206:
             self.size = self._content_range_total
         else:
             self._range_size = 0  # 200: the server ignored Range and sends everything
             self.size = -1 if self._chunked else self._left
+            if start:
+                self._resume_whole_body(start)
         return status
 
     def _request(self, start=-1, end=-1):
@@ -463,13 +467,16 @@ class HTTPClient:
         if end > self.size:
             end = self.size
         if self._request(start, end - 1) == 200:
-            # Served whole despite Range (mid-way): skip what we already have.
-            if self._chunked or self._left < start:
-                self.close()
-                raise OTAError(ESP_ERR_INVALID_RESPONSE, "%s ignored Range at byte %d and sent a body that cannot be resumed" % (
-                    self.url, start))
             self._range_size = 0
-            self._skip(start)
+            self._resume_whole_body(start)
+
+    def _resume_whole_body(self, start):
+        """The server ignored Range and sends everything: skip the bytes we already have."""
+        if self._chunked or self._left < start:
+            self.close()
+            raise OTAError(ESP_ERR_INVALID_RESPONSE, "%s ignored Range at byte %d and sent a body that cannot be resumed" % (
+                self.url, start))
+        self._skip(start)
 
     def _skip(self, n):
         scrap = bytearray(1024)

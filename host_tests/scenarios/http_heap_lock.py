@@ -20,7 +20,7 @@ while True:
     micropython.heap_lock()
     try:
         n = client.readinto(buf, len(buf))
-    except MemoryError as e:
+    except MemoryError:
         n = -1
     micropython.heap_unlock()
     if n < 0:

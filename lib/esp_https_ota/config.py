@@ -93,3 +93,47 @@ def _staging_partition(value):
     if not hasattr(value, "info") or not hasattr(value, "writeblocks"):
         _fail("partition", "must be an esp32.Partition, not %r" % (value,))
     return value
+
+
+# esp_http_client_config_t fields: those used here, and those accepted but meaningless on
+# MicroPython (lengths of Python strings, ESP-IDF event loop and transport plumbing).
+_USED_FIELDS = ("url", "cert_pem", "client_cert_pem", "client_key_pem", "username", "password",
+                "user_agent", "timeout_ms", "max_redirection_count", "disable_auto_redirect",
+                "buffer_size", "skip_cert_common_name_check", "common_name", "keep_alive_enable",
+                "is_async", "crt_bundle_attach", "use_global_ca_store")
+_IGNORED_FIELDS = ("cert_len", "client_cert_len", "client_key_len", "auth_type", "method",
+                   "buffer_size_tx", "user_data", "event_handler", "transport_type",
+                   "keep_alive_idle", "keep_alive_interval", "keep_alive_count",
+                   "max_authorization_retries", "tls_version", "if_name")
+
+
+def check_http_config(cfg):
+    """Reject unknown or ill-typed esp_http_client_config_t fields, naming the field."""
+    if not isinstance(cfg, dict):
+        raise OTAError(ESP_ERR_INVALID_ARG, "config field 'http_config' must be a dict (esp_http_client_config_t)")
+    for key in cfg:
+        if key not in _USED_FIELDS and key not in _IGNORED_FIELDS:
+            raise OTAError(ESP_ERR_INVALID_ARG, "unknown http_config field %r" % (key,))
+    for key in ("url", "cert_pem", "client_cert_pem", "client_key_pem", "username", "password",
+                "user_agent", "common_name"):
+        v = cfg.get(key)
+        if v is not None and not isinstance(v, (str, bytes)):
+            raise OTAError(ESP_ERR_INVALID_ARG, "http_config.%s must be a str, not %s" % (key, type(v).__name__))
+    for key in ("timeout_ms", "max_redirection_count", "buffer_size"):
+        v = cfg.get(key)
+        if v is not None and (not isinstance(v, int) or v < 0):
+            raise OTAError(ESP_ERR_INVALID_ARG, "http_config.%s must be a non-negative int, got %r" % (key, v))
+    if not cfg.get("url"):
+        raise OTAError(ESP_ERR_INVALID_ARG, "http_config.url is required")
+    if cfg.get("is_async"):
+        raise OTAError(ESP_ERR_INVALID_ARG, "http_config.is_async: esp_https_ota is blocking")
+    for key in ("crt_bundle_attach", "use_global_ca_store"):
+        if cfg.get(key):
+            raise OTAError(ESP_ERR_NOT_SUPPORTED, "http_config.%s: no certificate bundle on MicroPython, give cert_pem" % key)
+    if cfg.get("skip_cert_common_name_check"):
+        # MicroPython's tls verifies a chain only together with a host name (CERT_REQUIRED
+        # needs server_hostname), so the check cannot be skipped without skipping verification.
+        raise OTAError(ESP_ERR_NOT_SUPPORTED, "http_config.skip_cert_common_name_check: MicroPython's tls cannot "
+                       "verify without a name; set http_config.common_name to the name in the server's certificate")
+    if bool(cfg.get("client_cert_pem")) != bool(cfg.get("client_key_pem")):
+        raise OTAError(ESP_ERR_INVALID_ARG, "http_config.client_cert_pem and client_key_pem go together")

@@ -2,17 +2,18 @@
 # esp_https_ota relies on it): TLS with certificate and host name verification, redirects,
 # Basic auth, Range requests on one kept-alive connection, and bodies read into caller buffers
 # (Content-Length, chunked, or close-delimited) without allocating per read.
-import socket
 from micropython import const
+
+from . import transport
 
 from .errors import (
     OTAError, ESP_FAIL, ESP_ERR_INVALID_ARG, ESP_ERR_INVALID_RESPONSE,
-    ESP_ERR_HTTP_CONNECT, ESP_ERR_HTTP_WRITE_DATA, ESP_ERR_HTTP_FETCH_HEADER, ESP_ERR_HTTP_INVALID_TRANSPORT,
+    ESP_ERR_HTTP_WRITE_DATA, ESP_ERR_HTTP_FETCH_HEADER, ESP_ERR_HTTP_INVALID_TRANSPORT,
     ESP_ERR_HTTP_MAX_REDIRECT, ESP_ERR_HTTP_CONNECTION_CLOSED, ESP_ERR_HTTP_NOT_MODIFIED,
     ESP_ERR_HTTP_RANGE_NOT_SATISFIABLE, ESP_ERR_HTTP_READ_TIMEOUT, ESP_ERR_HTTP_INCOMPLETE_DATA,
     ESP_ERR_HTTP_REDIRECT_DOWNGRADE,
 )
-from .pem import der_certificates, der_private_key
+from .pem import der_certificates
 
 _DEFAULT_TIMEOUT_MS = const(5000)
 _DEFAULT_MAX_REDIRECT = const(10)
@@ -20,9 +21,6 @@ _MIN_HEADER_LINE = const(1024)
 _DRAIN_LIMIT = const(4096)  # a redirect or 401 body up to this size is read to keep the connection
 _ETIMEDOUT = const(110)
 _EAGAIN = const(11)
-_MBEDTLS_X509_VERIFY_FAILED = const(-0x2700)
-_SOL_SOCKET = const(1)  # lwIP and Linux agree on these two
-_SO_KEEPALIVE = const(8)
 
 def split_url(url):
     """(scheme, host, port, path, userinfo) of an absolute http(s) URL."""
@@ -40,38 +38,6 @@ def split_url(url):
     except ValueError:
         raise OTAError(ESP_ERR_INVALID_ARG, "http_config.url has a bad port: %r" % url)
     return scheme, host, port, path, userinfo if at else ""
-
-
-class _Stream:
-    """Stream methods for a socket that lacks them (CPython's); MicroPython sockets have them."""
-
-    def __init__(self, sock):
-        self._s = sock
-
-    def readinto(self, buf, n):
-        mv = memoryview(buf)
-        got = 0
-        while got < n:
-            k = self._s.recv_into(mv[got:n])
-            if not k:
-                break
-            got += k
-        return got
-
-    def readline(self, limit):
-        out = bytearray()
-        while len(out) < limit and not out.endswith(b"\n"):
-            b = self._s.recv(1)
-            if not b:
-                break
-            out += b
-        return bytes(out)
-
-    def write(self, data):
-        self._s.sendall(data)
-
-    def close(self):
-        self._s.close()
 
 
 class HTTPClient:
@@ -135,57 +101,13 @@ class HTTPClient:
     # -- connection
     def _tls_context(self):
         if self._tls_ctx is None:
-            if not self._cas:
-                raise OTAError(ESP_ERR_INVALID_ARG, "http_config.cert_pem is required for https (server verification)")
-            import tls
-
-            ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
-            ctx.verify_mode = tls.CERT_REQUIRED  # the default differs between ports: set it
-            for der in self._cas:
-                ctx.load_verify_locations(der)
-            if self._client_cert:
-                try:
-                    ctx.load_cert_chain(der_certificates(self._client_cert, "http_config.client_cert_pem")[0],
-                                        der_private_key(self._client_key))
-                except (OSError, ValueError) as e:
-                    raise OTAError(ESP_ERR_INVALID_ARG, "http_config.client_cert_pem/client_key_pem rejected (%s)" % e)
-            self._tls_ctx = ctx
+            self._tls_ctx = transport.tls_context(self._cas, self._client_cert, self._client_key)
         return self._tls_ctx
 
     def _connect(self, scheme, host, port):
         self.close()
-        where = "%s:%d" % (host, port)
-        try:
-            addrs = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
-        except OSError as e:
-            raise OTAError(ESP_ERR_HTTP_CONNECT, "cannot resolve %s (%s)" % (host, e))
-        sock = None
-        err = None
-        for family, _, _, _, addr in addrs:
-            try:
-                sock = socket.socket(family, socket.SOCK_STREAM)
-                sock.settimeout(self._timeout_ms / 1000)
-                if self._keepalive_opt:
-                    sock.setsockopt(_SOL_SOCKET, _SO_KEEPALIVE, 1)
-                sock.connect(addr)
-                break
-            except OSError as e:
-                err = e
-                sock.close()
-                sock = None
-        if sock is None:
-            raise OTAError(ESP_ERR_HTTP_CONNECT, "cannot connect to %s (%s)" % (where, err))
-        if scheme == "https":
-            try:
-                sock = self._tls_context().wrap_socket(sock, server_hostname=self._verify_name or host)
-            except (OSError, ValueError) as e:  # a failed certificate check is a ValueError
-                sock.close()
-                if isinstance(e, OTAError):
-                    raise
-                raise OTAError(ESP_ERR_HTTP_CONNECT, "TLS handshake with %s failed: %s" % (where, _tls_reason(e)))
-        elif not hasattr(sock, "readinto"):
-            sock = _Stream(sock)
-        self._sock = sock
+        self._sock = transport.connect(scheme, host, port, self._timeout_ms, self._keepalive_opt,
+                                       self._tls_context, self._verify_name or host)
         self._conn = (scheme, host, port)
 
     def close(self):
@@ -517,16 +439,3 @@ def _resolve(base, location):
 
 def _is_timeout(e):
     return bool(e.args) and e.args[0] in (_ETIMEDOUT, _EAGAIN, "timed out")
-
-
-def _tls_reason(e):
-    """What went wrong in a handshake, from mbedTLS's error (verify info text or code)."""
-    if isinstance(e, ValueError):
-        why = " ".join(str(e).split())  # mbedTLS's verify info, one reason per line
-        if "future" in why:
-            why += " (is the clock set? call ntptime.settime() before the OTA)"
-        return "certificate verification failed: " + why
-    code = e.args[0] if e.args else None
-    if code == _MBEDTLS_X509_VERIFY_FAILED:
-        return "certificate verification failed (not signed by http_config.cert_pem, wrong host name, or expired)"
-    return str(e)

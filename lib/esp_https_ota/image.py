@@ -127,6 +127,12 @@ class ImageValidator:
     def feed(self, buf, off, n, dst=None, doff=0):
         """Take the next n image bytes, buf[off:off+n]. With dst, also copy them to dst[doff:]
         in the same pass (the fused copy-and-checksum kernel over segment data)."""
+        if dst is None and self._state == _ST_SEG_DATA and n < self._need:
+            # The common case, a block inside a segment's data: one kernel call.
+            self._acc = _kernels.xor_bytes(buf, off, n, self._acc)
+            self._need -= n
+            self.pos += n
+            return
         end = off + n
         while off < end:
             k = end - off

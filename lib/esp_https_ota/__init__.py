@@ -82,7 +82,9 @@ def begin(config):
             ret = cfg.http_client_init_cb(h.client)  # may set headers; an esp_err_t other than ESP_OK aborts
             if ret is not None and ret != ESP_OK:
                 raise OTAError(ret, "http_client_init_cb returned %s" % err_to_name(ret))
-        h.client.get(cfg.range_size, cfg.resume_from)
+        # Resuming an encrypted image: the body has enc_img_header_size bytes before the image (ESP-IDF's offset).
+        skip = cfg.enc_img_header_size if cfg.resume_from and cfg.decrypt_cb is not None else 0
+        h.client.get(cfg.range_size, cfg.resume_from + skip)
         _post(_ev.ESP_HTTPS_OTA_CONNECTED)
         from .flash import FlashWriter
 

@@ -37,10 +37,13 @@ mpy: venv
 	  echo "build/$$arch: $$(ls build/$$arch/esp_https_ota | wc -l) files"; \
 	done
 
-# On a board: make deploy PORT=/dev/ttyUSB0 ; make device-test PORT=/dev/ttyUSB0
-deploy: venv
+# On a board: make deploy PORT=/dev/ttyUSB0 [ARCH=rv32imc for C3/C6] ; make device-test PORT=/dev/ttyUSB0
+# Installs the compiled .mpy files: importing them needs far less heap than compiling .py on the board.
+ARCH ?= xtensawin
+deploy: mpy
 	$(BIN)/mpremote connect $(PORT) mkdir :lib || true
-	$(BIN)/mpremote connect $(PORT) cp -r lib/esp_https_ota :lib/
+	$(BIN)/mpremote connect $(PORT) mkdir :lib/esp_https_ota || true
+	$(BIN)/mpremote connect $(PORT) cp build/$(ARCH)/esp_https_ota/*.mpy :lib/esp_https_ota/
 
 device-test: venv
 	$(BIN)/mpremote connect $(PORT) run device_tests/ota_main.py

@@ -233,6 +233,14 @@ def test_credentials_from_the_url(interp, srv, pki):
     assert_ok(fetch(interp, url, pki=pki))
 
 
+def test_credentials_from_the_url_stay_out_of_error_messages(interp, srv, pki):
+    url = srv.url("app.bin", status=404).replace("https://", "https://ota:s3cret@")
+    res = fetch(interp, url, pki=pki)
+    assert_err(res, ESP_FAIL, "404")
+    assert "s3cret" not in res["msg"] and "s3cret" not in res["url"]
+    assert srv.requests[0]["path"].startswith("/app.bin")
+
+
 def test_wrong_credentials_fail_after_one_retry(interp, srv, pki):
     res = fetch(interp, srv.url("app.bin", auth="ota:pw"), pki=pki, http_config={"username": "ota", "password": "no"})
     assert_err(res, ESP_FAIL, "401")

@@ -58,8 +58,10 @@ class HTTPClient:
                            "plain http:// refused: set allow_http_insecure_transport to permit it")
         user = http_config.get("username")
         password = http_config.get("password")
-        if user is None and userinfo:
-            user, _, password = userinfo.partition(":")
+        if userinfo:
+            self.url = self.url.replace(userinfo + "@", "", 1)  # kept out of requests and error messages
+            if user is None:
+                user, _, password = userinfo.partition(":")
         self._credentials = None if user is None else "%s:%s" % (user, password or "")
         self._send_auth = False  # Basic credentials go out only after a 401, as ESP-IDF does
         self._timeout_ms = http_config.get("timeout_ms") or _DEFAULT_TIMEOUT_MS

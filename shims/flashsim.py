@@ -336,10 +336,21 @@ def parse_partition_table(data, flash_size=None):
 
 
 def read_partition_table(flash):
-    """The table at 0x8000 as a list of PartitionEntry(type, subtype, addr, size, label, flags)."""
+    """The table at 0x8000 as a list of PartitionEntry(type, subtype, addr, size, label, flags).
+
+    Read once per Flash and kept: a chip's table does not change while it runs, and re-reading
+    it late in a long OTA would need a 3 KB block from a fragmented small heap."""
+    cached = getattr(flash, "_table_cache", None)
+    if cached is not None:
+        return cached
     buf = bytearray(PARTITION_TABLE_MAX_LEN)
     flash.read(PARTITION_TABLE_OFFSET, buf)
-    return parse_partition_table(bytes(buf), flash.size)
+    table = parse_partition_table(bytes(buf), flash.size)
+    try:
+        flash._table_cache = table
+    except AttributeError:
+        pass  # not a Flash object (a test double): read every time
+    return table
 
 
 def find_partitions(table, ptype=TYPE_APP, subtype=SUBTYPE_ANY, label=None):
@@ -461,7 +472,14 @@ def _verify(flash, part):
     hash_appended = hdr[23] != 0  # esp_image_format.c: any non-zero byte
     sha = hashlib.sha256(hdr) if hash_appended else None
     acc = 0  # XOR of all segment data, bytewise in a big int; folded to one byte at the end
-    chunk = bytearray(SECTOR_SIZE)
+    # One buffer per Flash, made at the first verify (the boot, when the heap is still whole).
+    chunk = getattr(flash, "_verify_chunk", None)
+    if chunk is None:
+        chunk = bytearray(SECTOR_SIZE)
+        try:
+            flash._verify_chunk = chunk
+        except AttributeError:
+            pass
     mv = memoryview(chunk)
     pos = _IMAGE_HEADER_LEN
     for i in range(count):

@@ -39,6 +39,7 @@ class _Handle:
         self.pending = None  # (data, start, end): decrypted bytes not yet in the write buffer
         self.enc_header = 0  # enc_img_header_size: bytes before the image in the encrypted body
         self.resumed = 0  # ota_resumption: image bytes taken from the partition
+        self.bounce = None  # made on the first part-filled read of a chunked body
 
 
 def _check(h, first, last):
@@ -281,10 +282,25 @@ def perform(h):
         return ESP_ERR_HTTPS_OTA_IN_PROGRESS
     w = h.writer
     if h.decrypt is None:
-        n = h.client.readinto(w.buf if w.fill == 0 else w.mv[w.fill:], w.room())
-        if n:
-            _consume(h, n)
-            return ESP_ERR_HTTPS_OTA_IN_PROGRESS
+        if w.fill == 0:  # the steady state: straight into the write buffer
+            n = h.client.readinto(w.buf, w.room())
+            if n:
+                _consume(h, n)
+                return ESP_ERR_HTTPS_OTA_IN_PROGRESS
+        elif h.validator.pos == h.head_len:  # once, after the head: a slice realigns the reads
+            n = h.client.readinto(w.mv[w.fill:], w.room())
+            if n:
+                _consume(h, n)
+                return ESP_ERR_HTTPS_OTA_IN_PROGRESS
+        else:
+            # A short read (a chunk's end) left the buffer part-filled: read via a bounce buffer,
+            # copied in by the fused kernel, instead of slicing (which allocates) on every chunk.
+            if h.bounce is None:
+                h.bounce = bytearray(_SECTOR)
+            n = h.client.readinto(h.bounce, min(w.room(), _SECTOR))
+            if n:
+                _push(h, h.bounce, 0, n)
+                return ESP_ERR_HTTPS_OTA_IN_PROGRESS
     else:
         if h.pending is not None:
             src, off, end = h.pending

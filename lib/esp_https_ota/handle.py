@@ -10,6 +10,7 @@ from .errors import (
 from .events import post as _post
 from . import events as _ev
 from . import _kernels
+from . import decrypt
 from .image import ImageHeader, ImageValidator, check_chip, parse_head, HEAD_LEN, HEADER_LEN
 
 # Handle states, in lifecycle order; every public function checks the one it needs.
@@ -39,7 +40,7 @@ class _Handle:
         self.pending = None  # (data, start, end): decrypted bytes not yet in the write buffer
         self.enc_header = 0  # enc_img_header_size: bytes before the image in the encrypted body
         self.resumed = 0  # ota_resumption: image bytes taken from the partition
-        self.bounce = None  # made on the first part-filled read of a chunked body
+        self.bounce = None  # for bodies whose reads can end mid-block (see begin())
 
 
 def _check(h, first, last):
@@ -88,8 +89,12 @@ def begin(config):
             raise OTAError(ESP_ERR_INVALID_SIZE, "image of %d bytes does not fit the %d-byte update partition %s" % (
                 size, h.writer.size, h.partition.info()[4]))
         h.validator = ImageValidator(h.writer.size, size)
+        if h.client.size < 0 or cfg.range_size % _SECTOR:
+            # Chunked or close-delimited bodies, or odd range sizes, end reads mid-block: such
+            # reads go through this buffer (made now, while the heap is whole) instead of a slice.
+            h.bounce = bytearray(_SECTOR)
         if cfg.decrypt_cb is not None:
-            h.decrypt = (cfg.decrypt_cb, cfg.decrypt_user_ctx, DecryptArgs(), bytearray(_RECV_SIZE))
+            h.decrypt = (cfg.decrypt_cb, cfg.decrypt_user_ctx, decrypt.DecryptArgs(), bytearray(_RECV_SIZE))
         if cfg.resume_from:
             _resume(h, cfg.resume_from)
         elif cfg.bulk_flash_erase:
@@ -136,45 +141,6 @@ def _update_partition(asked):
     return asked
 
 
-class DecryptArgs:
-    """decrypt_cb_arg_t: decrypt_cb(args, user_ctx) reads data_in/data_in_len and sets data_out
-    (bytes-like, may be empty while it gathers input) and data_out_len."""
-
-    def __init__(self):
-        self.data_in = None
-        self.data_in_len = 0
-        self.data_out = None
-        self.data_out_len = 0
-
-
-def _decrypt(h, n):
-    """Pass n received bytes through decrypt_cb; return (data_out, its length)."""
-    cb, ctx, args, rbuf = h.decrypt
-    args.data_in = rbuf if n == len(rbuf) else memoryview(rbuf)[:n]
-    args.data_in_len = n
-    args.data_out = None
-    args.data_out_len = 0
-    _post(_ev.ESP_HTTPS_OTA_DECRYPT_CB)
-    ret = cb(args, ctx)
-    if ret is not None and ret != ESP_OK:
-        raise OTAError(ret, "decrypt_cb returned %s" % err_to_name(ret))
-    out = args.data_out
-    if out is None:
-        return b"", 0
-    m = args.data_out_len or len(out)
-    if m > len(out):
-        raise OTAError(ESP_ERR_INVALID_ARG, "decrypt_cb set data_out_len %d beyond its %d-byte data_out" % (m, len(out)))
-    return out, m
-
-
-def _receive_decrypted(h):
-    """Read and decrypt the next block of the body; (b"", 0) with the body's end as None."""
-    n = h.client.readinto(h.decrypt[3], len(h.decrypt[3]))
-    if n == 0:
-        return None, 0
-    return _decrypt(h, n)
-
-
 def _read_head(h):
     """Gather the image's first HEAD_LEN bytes in the write buffer (not yet written) and parse them."""
     if h.head is not None:
@@ -187,7 +153,7 @@ def _read_head(h):
             if got == 0:
                 break
         else:
-            out, m = _receive_decrypted(h)
+            out, m = decrypt.receive(h.client, h.decrypt)
             if out is None:
                 break
             got = min(m, len(w.buf) - n)
@@ -282,21 +248,15 @@ def perform(h):
         return ESP_ERR_HTTPS_OTA_IN_PROGRESS
     w = h.writer
     if h.decrypt is None:
-        if w.fill == 0:  # the steady state: straight into the write buffer
-            n = h.client.readinto(w.buf, w.room())
-            if n:
-                _consume(h, n)
-                return ESP_ERR_HTTPS_OTA_IN_PROGRESS
-        elif h.validator.pos == h.head_len:  # once, after the head: a slice realigns the reads
-            n = h.client.readinto(w.mv[w.fill:], w.room())
+        if w.fill == 0 or h.bounce is None:
+            # Straight into the write buffer; only after the head (or a body's odd end) part-filled.
+            n = h.client.readinto(w.buf if w.fill == 0 else w.mv[w.fill:], w.room())
             if n:
                 _consume(h, n)
                 return ESP_ERR_HTTPS_OTA_IN_PROGRESS
         else:
-            # A short read (a chunk's end) left the buffer part-filled: read via a bounce buffer,
-            # copied in by the fused kernel, instead of slicing (which allocates) on every chunk.
-            if h.bounce is None:
-                h.bounce = bytearray(_SECTOR)
+            # A short read (a chunk's end) left the buffer part-filled: through the bounce buffer,
+            # copied in by the fused kernel, instead of a slice (which allocates) per chunk.
             n = h.client.readinto(h.bounce, min(w.room(), _SECTOR))
             if n:
                 _push(h, h.bounce, 0, n)
@@ -307,7 +267,7 @@ def perform(h):
             h.pending = None
             _push(h, src, off, end)
             return ESP_ERR_HTTPS_OTA_IN_PROGRESS
-        out, m = _receive_decrypted(h)
+        out, m = decrypt.receive(h.client, h.decrypt)
         if out is not None:
             _push(h, out, 0, m)
             return ESP_ERR_HTTPS_OTA_IN_PROGRESS

@@ -43,9 +43,6 @@ class FlashWriter:
         self.fill += n
         return self.fill == len(self.buf)
 
-    def written(self):
-        return self.base + self.fill
-
     def flush(self):
         """Write buf[0:fill] at `base` (the rest of the buffer as erased 0xFF) and start anew."""
         fill = self.fill

@@ -89,31 +89,24 @@ class Partition:
         return self._addr
 
     # esp_partition_read / _write / _erase_range: the same argument checks and esp_err codes.
-    def _read(self, offset, buf):
-        n = len(buf)
+    def _check_range(self, offset, n, writing):
+        if writing and self._readonly:
+            _raise(flashsim.ESP_ERR_NOT_ALLOWED)
         if offset > self._size:
             _raise(flashsim.ESP_ERR_INVALID_ARG)
         if n > self._size - offset:
             _raise(flashsim.ESP_ERR_INVALID_SIZE)
+
+    def _read(self, offset, buf):
+        self._check_range(offset, len(buf), False)
         flash.read(self._addr + offset, buf)
 
     def _write(self, offset, buf):
-        n = len(buf)
-        if self._readonly:
-            _raise(flashsim.ESP_ERR_NOT_ALLOWED)
-        if offset > self._size:
-            _raise(flashsim.ESP_ERR_INVALID_ARG)
-        if n > self._size - offset:
-            _raise(flashsim.ESP_ERR_INVALID_SIZE)
+        self._check_range(offset, len(buf), True)
         flash.write(self._addr + offset, buf)
 
     def _erase(self, offset, n):
-        if self._readonly:
-            _raise(flashsim.ESP_ERR_NOT_ALLOWED)
-        if offset > self._size:
-            _raise(flashsim.ESP_ERR_INVALID_ARG)
-        if n > self._size - offset:
-            _raise(flashsim.ESP_ERR_INVALID_SIZE)
+        self._check_range(offset, n, True)
         if n % _NATIVE_BLOCK:
             _raise(flashsim.ESP_ERR_INVALID_SIZE)
         if offset % _NATIVE_BLOCK:

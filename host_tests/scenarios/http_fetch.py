@@ -10,7 +10,9 @@ import sys
 import time
 
 from esp_https_ota import OTAError, err_to_name
+from esp_https_ota.config import HTTPConfig
 from esp_https_ota.http import HTTPClient
+from esp_https_ota.ranges import open_source
 
 
 def read_file(path):
@@ -29,23 +31,23 @@ def main():
     t0 = time.ticks_ms() if hasattr(time, "ticks_ms") else int(time.time() * 1000)
     client = None
     try:
-        client = HTTPClient(cfg, spec.get("allow_http", False))
+        client = HTTPClient(HTTPConfig(cfg, spec.get("allow_http", False)))
         for name, value in spec.get("headers", {}).items():
             client.set_header(name, value)
-        res["status"] = client.get(spec.get("range_size", 0))
-        res["size"] = client.size
+        source, res["size"] = open_source(client, 0, spec.get("range_size", 0))
+        res["status"] = client.status
         buf = bytearray(4096)
         sha = hashlib.sha256()
         total = 0
         while True:
-            n = client.readinto(buf, len(buf))
+            n = source.readinto(buf, len(buf))
             if n == 0:
                 break
             sha.update(buf if n == len(buf) else memoryview(buf)[:n])
             total += n
         res["nbytes"] = total
         res["sha256"] = binascii.hexlify(sha.digest()).decode()
-        res["complete"] = client.is_complete()
+        res["complete"] = client.body.ended
         res["ok"] = True
     except OTAError as e:
         res["ok"] = False

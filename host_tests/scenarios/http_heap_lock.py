@@ -5,21 +5,24 @@ import json
 import sys
 
 import micropython
+from esp_https_ota.config import HTTPConfig
 from esp_https_ota.http import HTTPClient
+from esp_https_ota.ranges import open_source
 
 with open(sys.argv[2]) as f:
-    client = HTTPClient({"url": sys.argv[1], "cert_pem": f.read()})
-client.get()
+    http = HTTPClient(HTTPConfig({"url": sys.argv[1], "cert_pem": f.read()}, False))
+body, _ = open_source(http, 0, 0)  # the body: the source the OTA reads
 buf = bytearray(4096)
 total = 0
 locked_reads = 0
-first = client.readinto(buf, len(buf))  # let anything lazy happen once, outside the lock
+first = body.readinto(buf, len(buf))  # let anything lazy happen once, outside the lock
 total += first
 failed = None
+n = 0  # bound before the lock: a new global would grow the module's dict
 while True:
     micropython.heap_lock()
     try:
-        n = client.readinto(buf, len(buf))
+        n = body.readinto(buf, len(buf))
     except MemoryError:
         n = -1
     micropython.heap_unlock()
@@ -30,5 +33,5 @@ while True:
         break
     total += n
     locked_reads += 1
-client.close()
+http.close()
 print("RESULT", json.dumps({"total": total, "locked_reads": locked_reads, "failed_at": failed}))

@@ -18,10 +18,11 @@ import struct
 import sys
 from binascii import hexlify
 
-from esp_https_ota import _kernels, image
+from esp_https_ota import _kernels, chip, image
 from esp_https_ota.errors import OTAError
 
 BLOCK = 4096
+DONE = 6  # the validator's final streaming state (white box)
 NATIVE_KERNELS = (_kernels.copy_xor, _kernels.xor_bytes, _kernels.copy_bytes, _kernels.fill_bytes)
 
 
@@ -103,7 +104,7 @@ def feed(data, sizes, mode="block", max_len=1 << 24, stream_len=-1):
     res["checksum"] = v.checksum
     res["computed"] = v._acc  # the running XOR checksum (private: compared across kernels)
     res["hash_appended"] = v.hash_appended
-    res["done"] = v.done()
+    res["done"] = v._state == DONE
     return res
 
 
@@ -117,7 +118,7 @@ def trace_segments(data, max_len=1 << 24):
     pos = 0
     n = len(data)
     try:
-        while pos < n and not v.done():
+        while pos < n and v._state != DONE:
             left = v._segs_left
             v.feed(data, pos, 1)
             pos += 1
@@ -147,14 +148,17 @@ def header_dict(data):
 
 
 def head_dict(data):
-    """parse_head() on the first bytes, gathered in a 4096-byte buffer as lib's _read_head does."""
+    """The head check on the first bytes, gathered in a 4096-byte buffer as the writer does."""
     buf = bytearray(BLOCK)
     n = min(len(data), image.HEAD_LEN)
     buf[0:n] = data[0:n]
     try:
-        hdr, desc = image.parse_head(buf, n)
+        if n < image.HEAD_LEN:  # the writer's own check (OTAWriter.head())
+            raise OTAError(-1, "image too short for its header and app description: %d of %d bytes" % (n, image.HEAD_LEN))
+        desc = image.app_desc(buf)
     except Exception as e:  # noqa: BLE001
         return error_dict(e)
+    hdr = image.ImageHeader(buf)
     return {
         "ok": True, "segment_count": hdr.segment_count, "chip_id": hdr.chip_id,
         "desc": {
@@ -171,7 +175,7 @@ def head_dict(data):
 
 def chip_dict(data, chip_id, rev):
     try:
-        image.check_chip(image.ImageHeader(data), chip_id, rev)
+        chip.check(image.ImageHeader(data), chip_id, rev)
     except Exception as e:  # noqa: BLE001
         return error_dict(e)
     return {"ok": True, "code": None, "msg": "", "type": None}

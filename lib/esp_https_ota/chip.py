@@ -3,6 +3,8 @@
 # fields per chip as esptool reads them; -1 where unknown (the revision check is then skipped).
 from micropython import const
 
+from .errors import OTAError, ESP_ERR_INVALID_VERSION
+
 _ESP32 = const(0)
 _ESP32S2 = const(2)
 _ESP32C3 = const(5)
@@ -40,3 +42,35 @@ def revision(chip_id):
         blk1 = 0x600B0844
         return _bits(mem32, blk1 + 12, 22, 3) * 100 + _bits(mem32, blk1 + 12, 18, 15)
     return -1
+
+
+def running_id():
+    """The chip id in the running app's image header (bytes 12-13): the chip we run on."""
+    import esp32
+
+    buf = bytearray(16)
+    esp32.Partition(esp32.Partition.RUNNING).readblocks(0, buf)
+    return buf[12] | buf[13] << 8
+
+
+def _rev(r):
+    return "v%d.%d" % (r // 100, r % 100)
+
+
+def check(hdr, chip_id, rev):
+    """ESP-IDF's bootloader_common_check_chip_validity() for an app: ESP_ERR_INVALID_VERSION if
+    the image (an ImageHeader) is for another chip, or for revisions that exclude this one
+    (rev -1: unknown, not checked). A max_chip_rev_full of 0 or 0xFFFF means no maximum."""
+    if hdr.chip_id != chip_id:
+        raise OTAError(ESP_ERR_INVALID_VERSION, "image is for chip id %d (header bytes 12-13), this chip is %d" % (
+            hdr.chip_id, chip_id))
+    top = hdr.max_chip_rev_full
+    if rev < 0:
+        return
+    if hdr.min_chip_rev_full > rev:
+        why = ">= %s (header bytes 15-16)" % _rev(hdr.min_chip_rev_full)
+    elif top != 0 and top != 0xFFFF and rev > top:
+        why = "<= %s (header bytes 17-18)" % _rev(top)
+    else:
+        return
+    raise OTAError(ESP_ERR_INVALID_VERSION, "image needs chip revision %s, this chip is %s" % (why, _rev(rev)))

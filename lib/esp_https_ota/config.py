@@ -1,139 +1,154 @@
-# esp_https_ota_config_t as a dict: every field of current ESP-IDF, checked by name and type.
-# Errors name the field; fields that cannot mean anything on MicroPython are accepted as such.
+# esp_https_ota_config_t and its http_config (esp_http_client_config_t), checked once into
+# objects with named fields: no other module reads the dicts. Errors name the field.
 from micropython import const
 
-from .errors import OTAError, ESP_ERR_INVALID_ARG, ESP_ERR_NOT_SUPPORTED
+from .errors import OTAError, ESP_ERR_INVALID_ARG, ESP_ERR_NOT_SUPPORTED, ESP_ERR_NOT_FOUND, ESP_ERR_OTA_PARTITION_CONFLICT
 
 _DEFAULT_REQUEST_SIZE = const(65536)  # max_http_request_size 0 with partial_http_download
 _BLOCK = const(4096)
+_DEFAULT_TIMEOUT_MS = const(5000)
+_DEFAULT_MAX_REDIRECT = const(10)
+_MIN_HEADER_LINE = const(1024)
 
-# field: the check its value must pass ("bool", "int", "callable", "any")
-_FIELDS = {
-    "http_config": "dict",
-    "http_client_init_cb": "callable",
-    "bulk_flash_erase": "bool",
-    "partial_http_download": "bool",
-    "max_http_request_size": "int",
-    "buffer_caps": "int",  # heap capabilities: MicroPython has one GC heap, so no meaning here
-    "ota_resumption": "bool",
-    "ota_image_bytes_written": "int",
-    "decrypt_cb": "callable",
-    "decrypt_user_ctx": "any",
-    "enc_img_header_size": "int",
-    "partition": "any",
-    # MicroPython additions, named to say what they do:
-    "allow_http_insecure_transport": "bool",  # permit plain http:// (ESP-IDF: CONFIG_ESP_HTTPS_OTA_ALLOW_HTTP)
-    "write_buffer_size": "int",  # bytes gathered per erase-and-write (a multiple of 4096)
-}
+# Fields by kind (the first letter): d dict, c callable, b bool, i int >= 0, s str, a anything,
+# x accepted with no meaning on MicroPython. allow_http_insecure_transport and write_buffer_size
+# are this package's additions.
+_OTA_FIELDS = (
+    "d http_config", "c http_client_init_cb decrypt_cb",
+    "b bulk_flash_erase partial_http_download ota_resumption allow_http_insecure_transport",
+    "i max_http_request_size buffer_caps ota_image_bytes_written enc_img_header_size write_buffer_size",
+    "a decrypt_user_ctx partition",
+)
+_HTTP_FIELDS = (
+    "s url cert_pem client_cert_pem client_key_pem username password user_agent common_name",
+    "i timeout_ms max_redirection_count buffer_size",
+    "a disable_auto_redirect skip_cert_common_name_check keep_alive_enable is_async crt_bundle_attach use_global_ca_store",
+    "x cert_len client_cert_len client_key_len auth_type method buffer_size_tx user_data event_handler transport_type"
+    " keep_alive_idle keep_alive_interval keep_alive_count max_authorization_retries tls_version if_name",
+)
 
 
-def _fail(field, why):
-    raise OTAError(ESP_ERR_INVALID_ARG, "config field %r %s" % (field, why))
+def _fail(field, why, code=ESP_ERR_INVALID_ARG):
+    raise OTAError(code, "config field %s %s" % (field, why))
+
+
+def _checked(d, table, prefix):
+    """d's fields against `table` (see above); returns d.get."""
+    if not isinstance(d, dict):
+        _fail(prefix[:-1] if prefix else "config", "must be a dict")
+    for key in d:
+        kind = None
+        for group in table:
+            if key in group.split():
+                kind = group[0]
+        v = d[key]
+        name = prefix + key
+        if kind is None:
+            _fail(name, "is unknown")
+        if v is None or kind in "ax":
+            continue
+        if kind == "i" and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+            _fail(name, "must be an int >= 0, not %r" % (v,))
+        if (kind == "b" and not isinstance(v, bool) or kind == "c" and not callable(v)
+                or kind == "s" and not isinstance(v, (str, bytes)) or kind == "d" and not isinstance(v, dict)):
+            _fail(name, "has the wrong type: %r" % (v,))
+    return d.get
+
+
+class HTTPConfig:
+    """The http_config fields the HTTP client uses, with esp_http_client's defaults."""
+
+    def __init__(self, http_config, allow_http):
+        from .url import split
+
+        get = _checked(http_config, _HTTP_FIELDS, "http_config.")
+        url = get("url")
+        if not url:
+            _fail("http_config.url", "is required")
+        scheme, self.auth_host, _, _, userinfo = split(url)
+        if scheme == "http" and not allow_http:
+            _fail("http_config.url", "is plain http://: set allow_http_insecure_transport to permit it")
+        user, password = get("username"), get("password")
+        if userinfo:
+            url = url.replace(userinfo + "@", "", 1)  # kept out of requests and messages
+            if user is None:
+                user, _, password = userinfo.partition(":")
+        self.url = url
+        self.credentials = None if user is None else "%s:%s" % (user, password or "")
+        self.timeout_ms = get("timeout_ms") or _DEFAULT_TIMEOUT_MS
+        self.max_redirects = -1 if get("disable_auto_redirect") else (get("max_redirection_count") or _DEFAULT_MAX_REDIRECT)
+        self.line_limit = max(get("buffer_size") or 0, _MIN_HEADER_LINE)
+        self.user_agent = get("user_agent") or "esp_https_ota-micropython"
+        self.keepalive = bool(get("keep_alive_enable"))
+        self.verify_name = get("common_name")  # checked instead of the URL's host
+        self.cert_pem = get("cert_pem")
+        self.client_cert = get("client_cert_pem")
+        self.client_key = get("client_key_pem")
+        if scheme == "https" and not self.cert_pem:
+            _fail("http_config.cert_pem", "is required for https (server verification)")
+        if bool(self.client_cert) != bool(self.client_key):
+            _fail("http_config.client_cert_pem", "and client_key_pem go together")
+        if get("is_async"):
+            _fail("http_config.is_async", "must be false: esp_https_ota is blocking")
+        for key in ("crt_bundle_attach", "use_global_ca_store"):
+            if get(key):
+                _fail("http_config." + key, "is not supported: no certificate bundle, give cert_pem", ESP_ERR_NOT_SUPPORTED)
+        if get("skip_cert_common_name_check"):
+            # MicroPython's tls verifies a chain only together with a host name (CERT_REQUIRED
+            # needs server_hostname): skipping the name check would skip verification.
+            _fail("http_config.skip_cert_common_name_check", "is not supported: MicroPython's tls cannot verify"
+                  " without a name; set http_config.common_name to the certificate's name", ESP_ERR_NOT_SUPPORTED)
 
 
 class Config:
-    """The checked configuration, with ESP-IDF's defaults filled in."""
+    """esp_https_ota_config_t, checked, with ESP-IDF's defaults filled in."""
 
     def __init__(self, config):
-        if not isinstance(config, dict):
-            raise OTAError(ESP_ERR_INVALID_ARG, "config must be a dict (esp_https_ota_config_t)")
-        for key in config:
-            kind = _FIELDS.get(key)
-            if kind is None:
-                _fail(key, "is not an esp_https_ota_config_t field")
-            value = config[key]
-            if value is None or kind == "any":
-                continue
-            if kind == "bool" and not isinstance(value, bool):
-                _fail(key, "must be True or False, not %r" % (value,))
-            if kind == "int" and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-                _fail(key, "must be a non-negative int, not %r" % (value,))
-            if kind == "callable" and not callable(value):
-                _fail(key, "must be callable")
-            if kind == "dict" and not isinstance(value, dict):
-                _fail(key, "must be a dict (esp_http_client_config_t)")
-        get = config.get
-        self.http_config = get("http_config")
-        if self.http_config is None:
+        get = _checked(config, _OTA_FIELDS, "")
+        if get("http_config") is None:
             _fail("http_config", "is required")
-        self.http_client_init_cb = get("http_client_init_cb")
-        self.bulk_flash_erase = bool(get("bulk_flash_erase"))
+        self.http = HTTPConfig(config["http_config"], bool(get("allow_http_insecure_transport")))
+        self.init_cb = get("http_client_init_cb")
+        self.bulk_erase = bool(get("bulk_flash_erase"))
         self.range_size = 0
         if get("partial_http_download"):
             self.range_size = get("max_http_request_size") or _DEFAULT_REQUEST_SIZE
-        # Resume after the bytes already written (whole 4 KiB sectors only: a partly written
-        # sector's tail was never written or may be torn).
+        # Resume after whole 4 KiB sectors only: a partly written sector may be torn.
         self.resume_from = 0
         if get("ota_resumption"):
             self.resume_from = (get("ota_image_bytes_written") or 0) // _BLOCK * _BLOCK
         self.decrypt_cb = get("decrypt_cb")
-        self.decrypt_user_ctx = get("decrypt_user_ctx")
-        self.enc_img_header_size = get("enc_img_header_size") or 0
-        self.allow_http = bool(get("allow_http_insecure_transport"))
-        self.write_buffer_size = get("write_buffer_size") or _BLOCK
-        if self.write_buffer_size % _BLOCK:
-            _fail("write_buffer_size", "must be a multiple of %d, not %d" % (_BLOCK, self.write_buffer_size))
-        self.partition = _staging_partition(get("partition"))
+        self.decrypt_ctx = get("decrypt_user_ctx")
+        self.enc_header = get("enc_img_header_size") or 0
+        self.buffer_size = get("write_buffer_size") or _BLOCK
+        if self.buffer_size % _BLOCK:
+            _fail("write_buffer_size", "must be a multiple of %d, not %d" % (_BLOCK, self.buffer_size))
+        self.partition = update_partition(get("partition"))
 
 
-def _staging_partition(value):
-    """The update partition asked for: an esp32.Partition, or ESP-IDF's {"staging": ..., "final": ...}."""
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        for key in value:
-            if key not in ("staging", "final", "finalize_with_copy"):
-                _fail("partition", "has no field %r (staging, final, finalize_with_copy)" % (key,))
-        if value.get("finalize_with_copy") or (value.get("final") is not None and value.get("final") != value.get("staging")):
-            raise OTAError(ESP_ERR_NOT_SUPPORTED, "config field 'partition': a final partition other than staging "
-                           "(copy after download) is not supported")
-        value = value.get("staging")
-        if value is None:
-            return None
-    if not hasattr(value, "info") or not hasattr(value, "writeblocks"):
-        _fail("partition", "must be an esp32.Partition, not %r" % (value,))
-    return value
+def update_partition(asked):
+    """The partition to write: the one asked for (an esp32.Partition, or ESP-IDF's
+    {"staging": ..., "final": ..., "finalize_with_copy": ...}), else the next OTA slot."""
+    import esp32
 
-
-# esp_http_client_config_t fields: those used here, and those accepted but meaningless on
-# MicroPython (lengths of Python strings, ESP-IDF event loop and transport plumbing).
-_USED_FIELDS = ("url", "cert_pem", "client_cert_pem", "client_key_pem", "username", "password",
-                "user_agent", "timeout_ms", "max_redirection_count", "disable_auto_redirect",
-                "buffer_size", "skip_cert_common_name_check", "common_name", "keep_alive_enable",
-                "is_async", "crt_bundle_attach", "use_global_ca_store")
-_IGNORED_FIELDS = ("cert_len", "client_cert_len", "client_key_len", "auth_type", "method",
-                   "buffer_size_tx", "user_data", "event_handler", "transport_type",
-                   "keep_alive_idle", "keep_alive_interval", "keep_alive_count",
-                   "max_authorization_retries", "tls_version", "if_name")
-
-
-def check_http_config(cfg):
-    """Reject unknown or ill-typed esp_http_client_config_t fields, naming the field."""
-    if not isinstance(cfg, dict):
-        raise OTAError(ESP_ERR_INVALID_ARG, "config field 'http_config' must be a dict (esp_http_client_config_t)")
-    for key in cfg:
-        if key not in _USED_FIELDS and key not in _IGNORED_FIELDS:
-            raise OTAError(ESP_ERR_INVALID_ARG, "unknown http_config field %r" % (key,))
-    for key in ("url", "cert_pem", "client_cert_pem", "client_key_pem", "username", "password",
-                "user_agent", "common_name"):
-        v = cfg.get(key)
-        if v is not None and not isinstance(v, (str, bytes)):
-            raise OTAError(ESP_ERR_INVALID_ARG, "http_config.%s must be a str, not %s" % (key, type(v).__name__))
-    for key in ("timeout_ms", "max_redirection_count", "buffer_size"):
-        v = cfg.get(key)
-        if v is not None and (not isinstance(v, int) or v < 0):
-            raise OTAError(ESP_ERR_INVALID_ARG, "http_config.%s must be a non-negative int, got %r" % (key, v))
-    if not cfg.get("url"):
-        raise OTAError(ESP_ERR_INVALID_ARG, "http_config.url is required")
-    if cfg.get("is_async"):
-        raise OTAError(ESP_ERR_INVALID_ARG, "http_config.is_async: esp_https_ota is blocking")
-    for key in ("crt_bundle_attach", "use_global_ca_store"):
-        if cfg.get(key):
-            raise OTAError(ESP_ERR_NOT_SUPPORTED, "http_config.%s: no certificate bundle on MicroPython, give cert_pem" % key)
-    if cfg.get("skip_cert_common_name_check"):
-        # MicroPython's tls verifies a chain only together with a host name (CERT_REQUIRED
-        # needs server_hostname), so the check cannot be skipped without skipping verification.
-        raise OTAError(ESP_ERR_NOT_SUPPORTED, "http_config.skip_cert_common_name_check: MicroPython's tls cannot "
-                       "verify without a name; set http_config.common_name to the name in the server's certificate")
-    if bool(cfg.get("client_cert_pem")) != bool(cfg.get("client_key_pem")):
-        raise OTAError(ESP_ERR_INVALID_ARG, "http_config.client_cert_pem and client_key_pem go together")
+    running = esp32.Partition(esp32.Partition.RUNNING)
+    if isinstance(asked, dict):
+        _checked(asked, ("a staging final finalize_with_copy",), "partition.")
+        final = asked.get("final")
+        if asked.get("finalize_with_copy") or final is not None and final != asked.get("staging"):
+            _fail("partition", "with a final partition other than staging (copy after download) is not supported",
+                  ESP_ERR_NOT_SUPPORTED)
+        asked = asked.get("staging")
+    if asked is None:
+        try:
+            return running.get_next_update()
+        except OSError as e:
+            raise OTAError(ESP_ERR_NOT_FOUND, "no OTA update partition (%s): is the firmware built with OTA partitions?" % e)
+    if not hasattr(asked, "info") or not hasattr(asked, "writeblocks"):
+        _fail("partition", "must be an esp32.Partition, not %r" % (asked,))
+    info = asked.info()
+    if info[0] != esp32.Partition.TYPE_APP:
+        _fail("partition", "%s is not an app partition" % info[4])
+    if info[2] == running.info()[2]:
+        _fail("partition", "%s is the running partition" % info[4], ESP_ERR_OTA_PARTITION_CONFLICT)
+    return asked

@@ -6,13 +6,14 @@ import struct
 from micropython import const
 
 from . import _kernels
-from .errors import OTAError, ESP_FAIL, ESP_ERR_INVALID_VERSION, ESP_ERR_OTA_VALIDATE_FAILED
+from .errors import OTAError, ESP_FAIL, ESP_ERR_OTA_VALIDATE_FAILED
 
 IMAGE_MAGIC = const(0xE9)
 HEADER_LEN = const(24)  # esp_image_header_t
 SEGMENT_HEADER_LEN = const(8)  # esp_image_segment_header_t
 APP_DESC_LEN = const(256)  # esp_app_desc_t
 HEAD_LEN = const(288)  # header + first segment header + app description: read before any write
+_DESC_OFF = const(32)  # the app description opens the first segment's data
 _MAX_SEGMENTS = const(16)
 _CHECKSUM_SEED = const(0xEF)
 _HASH_LEN = const(32)
@@ -70,35 +71,13 @@ class AppDesc:
             self.project_name, self.version, self.idf_ver, self.secure_version)
 
 
-def parse_head(buf, n):
-    """(ImageHeader, AppDesc) from the first n bytes of an image; ESP_FAIL says what is missing."""
-    if n < HEAD_LEN:
-        raise OTAError(ESP_FAIL, "image too short for its header and app description: %d of %d bytes" % (n, HEAD_LEN))
-    hdr = ImageHeader(buf)
-    if hdr.magic != IMAGE_MAGIC:
-        raise OTAError(ESP_FAIL, "not an ESP image: byte 0 is 0x%02x, expected 0x%02x" % (hdr.magic, IMAGE_MAGIC))
-    if bytes(buf[HEADER_LEN + SEGMENT_HEADER_LEN:HEADER_LEN + SEGMENT_HEADER_LEN + 4]) != _APP_DESC_MAGIC:
-        raise OTAError(ESP_FAIL, "no app description (magic 0xABCD5432) at byte %d: not an OTA app image" % (
-            HEADER_LEN + SEGMENT_HEADER_LEN))
-    return hdr, AppDesc(buf, HEADER_LEN + SEGMENT_HEADER_LEN)
-
-
-def check_chip(hdr, chip_id, revision):
-    """ESP-IDF's bootloader_common_check_chip_validity() for an app: ESP_ERR_INVALID_VERSION if
-    the image is for another chip, or for revisions that exclude this one (revision -1: unknown,
-    not checked). A max_chip_rev_full of 0 or 0xFFFF means no maximum."""
-    if hdr.chip_id != chip_id:
-        raise OTAError(ESP_ERR_INVALID_VERSION, "image is for chip id %d (header bytes 12-13), this chip is %d" % (
-            hdr.chip_id, chip_id))
-    if revision < 0:
-        return
-    if hdr.min_chip_rev_full > revision:
-        raise OTAError(ESP_ERR_INVALID_VERSION, "image needs chip revision >= v%d.%d (header bytes 15-16), this chip is v%d.%d" % (
-            hdr.min_chip_rev_full // 100, hdr.min_chip_rev_full % 100, revision // 100, revision % 100))
-    top = hdr.max_chip_rev_full
-    if top != 0 and top != 0xFFFF and revision > top:
-        raise OTAError(ESP_ERR_INVALID_VERSION, "image needs chip revision <= v%d.%d (header bytes 17-18), this chip is v%d.%d" % (
-            top // 100, top % 100, revision // 100, revision % 100))
+def app_desc(buf):
+    """The AppDesc of an image whose first HEAD_LEN bytes are in buf; ESP_FAIL says why not."""
+    if buf[0] != IMAGE_MAGIC:
+        raise OTAError(ESP_FAIL, "not an ESP image: byte 0 is 0x%02x, not 0x%02x" % (buf[0], IMAGE_MAGIC))
+    if bytes(buf[_DESC_OFF:_DESC_OFF + 4]) != _APP_DESC_MAGIC:
+        raise OTAError(ESP_FAIL, "no app description (magic 0xABCD5432) at byte %d: not an OTA app image" % _DESC_OFF)
+    return AppDesc(buf, _DESC_OFF)
 
 
 class ImageValidator:
@@ -123,6 +102,8 @@ class ImageValidator:
         self.image_len = -1  # known once the last segment header has been read
         self._sha = hashlib.sha256()
         self._hashed = 0
+        self._piece = bytearray(16)  # the hashed region ends on a 16-byte boundary: see hash_block
+        self.header = None  # ImageHeader, once the first HEADER_LEN bytes are in
 
     def feed(self, buf, off, n, dst=None, doff=0):
         """Take the next n image bytes, buf[off:off+n]. With dst, also copy them to dst[doff:]
@@ -169,10 +150,14 @@ class ImageValidator:
             if self._need == 0:
                 self._advance()
 
+    def expect(self, stream_len):
+        """The body's length, once known: segments may not run past it."""
+        self._stream_len = stream_len
+
     def _advance(self):
         st = self._state
         if st == _ST_HEADER:
-            hdr = ImageHeader(self._scratch)
+            hdr = self.header = ImageHeader(self._scratch)
             if hdr.magic != IMAGE_MAGIC:
                 self._fail("byte 0 is 0x%02x, not the image magic 0x%02x" % (hdr.magic, IMAGE_MAGIC))
             if hdr.segment_count == 0 or hdr.segment_count > _MAX_SEGMENTS:
@@ -234,14 +219,21 @@ class ImageValidator:
                 return
             if base + n > stop:
                 n = stop - base
+        elif n < len(buf):
+            return  # the stream ended inside the segments: verdict() fails it, no hash needed
         if n == len(buf):
             self._sha.update(buf)  # the steady state: a whole block, no slice
         else:
-            self._sha.update(memoryview(buf)[:n])
+            # The hashed region ends 16-aligned (checksum padding), so the tail goes in 16-byte
+            # pieces through one buffer instead of a slice, which would allocate.
+            piece = self._piece
+            full = n - n % 16
+            for off in range(0, full, 16):
+                _kernels.copy_bytes(piece, 0, buf, off, 16)
+                self._sha.update(piece)
+            if full < n:  # only for blocks that start off a 16-byte boundary (never the writer's)
+                self._sha.update(memoryview(buf)[full:n])
         self._hashed = base + n
-
-    def done(self):
-        return self._state == _ST_DONE
 
     def verdict(self):
         """Raise ESP_ERR_OTA_VALIDATE_FAILED unless a whole, intact image was fed."""

@@ -1,7 +1,7 @@
 # The app_update helpers ESP-IDF users call next to esp_https_ota (esp_ota_ops.h), on top of
 # MicroPython's esp32.Partition: running/next partitions, app descriptions, rollback.
 from .errors import (OTAError, ESP_ERR_NOT_FOUND, ESP_ERR_OTA_ROLLBACK_FAILED)
-from .image import HEAD_LEN, parse_head
+from .image import HEAD_LEN, app_desc
 
 
 def get_running_partition():
@@ -21,7 +21,7 @@ def get_partition_description(partition):
     buf = bytearray(HEAD_LEN)
     partition.readblocks(0, buf)
     try:
-        return parse_head(buf, HEAD_LEN)[1]
+        return app_desc(buf)
     except OTAError as e:
         raise OTAError(ESP_ERR_NOT_FOUND, "no app in partition %s: %s" % (partition.info()[4], e.msg))
 

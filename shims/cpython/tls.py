@@ -9,6 +9,8 @@ bytes arrived or the peer closed, and `readline(limit)` reads up to a newline.
 import socket as _socket
 import ssl as _ssl
 
+from _mpstream import MicroPythonStream
+
 PROTOCOL_TLS_CLIENT = 0
 PROTOCOL_TLS_SERVER = 1
 CERT_NONE = 0
@@ -94,7 +96,7 @@ def _verify_info(e):
     return "The certificate is not correctly signed by the trusted CA"
 
 
-class _TLSStream:
+class _TLSStream(MicroPythonStream):
     def __init__(self, ss):
         self._s = ss
 
@@ -108,17 +110,8 @@ class _TLSStream:
         except (ConnectionResetError, _ssl.SSLEOFError):
             return 0
 
-    def readinto(self, buf, n=None):
-        mv = memoryview(buf).cast("B")
-        if n is None or n > len(mv):
-            n = len(mv)
-        got = 0
-        while got < n:
-            k = self._recv_into(mv[got:n])
-            if k == 0:
-                break
-            got += k
-        return got
+    def _sendall(self, data):
+        self._s.sendall(data)
 
     def read(self, n=-1):
         if n is None or n < 0:
@@ -131,24 +124,6 @@ class _TLSStream:
                 chunks.append(bytes(b[:k]))
         b = bytearray(n)
         return bytes(b[: self.readinto(b, n)])
-
-    def readline(self, limit=-1):
-        out = bytearray()
-        one = bytearray(1)
-        while limit < 0 or len(out) < limit:
-            if not self._recv_into(one):
-                break
-            out += one
-            if one[0] == 10:
-                break
-        return bytes(out)
-
-    def write(self, data):
-        try:
-            self._s.sendall(data)
-        except _socket.timeout:
-            raise OSError(110, "ETIMEDOUT")
-        return len(data)
 
     def setblocking(self, flag):
         self._s.setblocking(flag)

@@ -1,0 +1,50 @@
+# The Range loop of a partial download (and of a resumed one), as ESP-IDF keeps it in
+# esp_https_ota_perform(): a source whose readinto(buf, n) reads the current response's body and,
+# when it ends before the image does, sends the request for the next range.
+from .errors import ESP_ERR_INVALID_RESPONSE
+
+
+def open_source(client, start, step):
+    """Send the first request for the image from byte `start`, in requests of `step` bytes
+    (0: one request). Returns (source, image size or -1)."""
+    if not start and not step:
+        client.request()
+        return client.body, -1 if client.chunked else client.length
+    src = RangeSource(client, start, step)
+    return src, src.total
+
+
+class RangeSource:
+    def __init__(self, client, start, step):
+        self._c = client
+        self._pos = start  # image bytes delivered (or resumed) so far
+        self._step = step  # > 0: bytes per Range request
+        self.total = -1
+        self._ask(start + step - 1 if step else -1)
+
+    def _ask(self, last):
+        c = self._c
+        start = self._pos
+        if c.request(start, last) == 206:
+            if self.total >= 0 and c.range_total != self.total:
+                raise c.fail(ESP_ERR_INVALID_RESPONSE, "changed the image size from %d to %d between ranges" % (
+                    self.total, c.range_total))
+            self.total = c.range_total
+            return
+        # 200: the server ignored Range and sends the whole image; skip what is already here.
+        self._step = 0
+        if start and (c.chunked or c.length < start):
+            raise c.fail(ESP_ERR_INVALID_RESPONSE, "ignored Range at byte %d and sent a body that cannot be resumed" % start)
+        self.total = -1 if c.chunked else c.length
+        c.body.skip(start)
+
+    def readinto(self, buf, n):
+        while True:
+            got = self._c.body.readinto(buf, n)
+            if got:
+                self._pos += got
+                return got
+            if not self._step or self._pos >= self.total:
+                return 0
+            last = self._pos + self._step
+            self._ask((last if last < self.total else self.total) - 1)

@@ -1,0 +1,113 @@
+# A response head (status line and header fields), read byte by byte into the client's small
+# line buffer and parsed in place, so that the Range requests of a partial download allocate
+# nothing. Only a Location field, which comes with redirects, is read into a new string.
+from micropython import const
+
+from .errors import ESP_ERR_HTTP_FETCH_HEADER, ESP_ERR_HTTP_CONNECTION_CLOSED
+
+_LF = const(10)
+_CR = const(13)
+_SP = const(32)
+_TAB = const(9)
+_COLON = const(58)
+_MAX_DIGITS = const(9)  # stays a small int on a 32-bit board
+
+
+def _is(line, start, end, word):
+    """line[start:end] equals `word` (lower case), ignoring case."""
+    if end - start != len(word):
+        return False
+    for i in range(end - start):
+        if line[start + i] | 32 != word[i]:
+            return False
+    return True
+
+
+def _find(line, start, end, word):
+    """Whether `word` (lower case) occurs in line[start:end], ignoring case."""
+    for i in range(start, end - len(word) + 1):
+        if _is(line, i, i + len(word), word):
+            return True
+    return False
+
+
+def _index(line, start, end, ch):
+    for i in range(start, end):
+        if line[i] == ch:
+            return i
+    return end
+
+
+def _int(line, start, end):
+    """The decimal number in line[start:end] (blanks around it allowed), or -1."""
+    value = digits = 0
+    for i in range(start, end):
+        ch = line[i]
+        if 48 <= ch <= 57 and (digits == 0 or line[i - 1] != _SP):
+            value = value * 10 + ch - 48
+            digits += 1
+        elif ch != _SP and ch != _TAB:
+            return -1
+    return value if 0 < digits <= _MAX_DIGITS else -1
+
+
+def _line(c, line, limit):
+    """Read one line, keeping its first len(line) bytes (CR and LF dropped); return their count."""
+    k = total = 0
+    while True:
+        ch = c.getc()
+        if ch < 0:
+            raise c.fail(ESP_ERR_HTTP_CONNECTION_CLOSED, "closed the connection before the end of the response header")
+        if ch == _LF:
+            return k
+        total += 1
+        if total > limit:
+            raise c.fail(ESP_ERR_HTTP_FETCH_HEADER, "response header line longer than %d bytes" % limit)
+        if ch != _CR and k < len(line):
+            line[k] = ch
+            k += 1
+            if k == 9 and ch == _COLON and _is(line, 0, 8, b"location"):
+                c.location = c.readline(limit - total).strip().decode()
+                return k
+
+
+def read_head(c):
+    """Read the response head from client c into c.status, c.length (-1: none), c.chunked,
+    c.keep_alive, c.range_start and c.range_total (-1: none), c.location (None: none)."""
+    line, limit = c.line, c.cfg.line_limit
+    k = _line(c, line, limit)
+    status = _int(line, 9, 12) if k >= 12 and _is(line, 0, 7, b"http/1.") else -1
+    if status < 0 or k > 12 and line[12] != _SP:
+        raise c.fail(ESP_ERR_HTTP_FETCH_HEADER, "bad status line %r" % bytes(line[:k]))
+    c.status = status
+    c.keep_alive = line[7] == 49  # HTTP/1.1 keeps the connection unless told otherwise
+    c.length = c.range_start = c.range_total = -1
+    c.chunked = False
+    c.location = None
+    while True:
+        k = _line(c, line, limit)
+        if k == 0:
+            return
+        colon = _index(line, 0, k, _COLON)
+        v = colon + 1
+        if _is(line, 0, colon, b"content-length"):
+            c.length = _int(line, v, k)
+            if c.length < 0:
+                raise c.fail(ESP_ERR_HTTP_FETCH_HEADER, "bad Content-Length %r" % bytes(line[v:k]))
+        elif _is(line, 0, colon, b"transfer-encoding"):
+            c.chunked = _find(line, v, k, b"chunked")
+        elif _is(line, 0, colon, b"connection"):
+            if _find(line, v, k, b"close"):
+                c.keep_alive = False
+            elif _find(line, v, k, b"keep-alive"):
+                c.keep_alive = True
+        elif _is(line, 0, colon, b"content-range"):  # bytes first-last/total
+            dash = _index(line, v, k, 45)
+            slash = _index(line, dash, k, 47)
+            first = dash
+            while first > v and line[first - 1] != _SP:  # back to the blank after the unit
+                first -= 1
+            c.range_start = _int(line, first, dash)
+            c.range_total = _int(line, slash + 1, k)
+            if c.range_start < 0 or c.range_total < 0 and not _is(line, slash + 1, k, b"*"):
+                raise c.fail(ESP_ERR_HTTP_FETCH_HEADER, "bad Content-Range %r" % bytes(line[v:k]))

@@ -1,5 +1,5 @@
 # Kernel speed: the native (viper) byte kernels of esp_https_ota._kernels against their plain
-# Python fallbacks (_kernels.plain), measured in one run on the same 4096-byte block (one flash
+# Python fallbacks ((_plain.copy_xor, _plain.xor_bytes, _plain.copy_bytes, _plain.fill_bytes)), measured in one run on the same 4096-byte block (one flash
 # sector, the download loop's unit). Prints MB/s for each and the speed-up; no thresholds.
 #
 #   MICROPYPATH=lib .venv/bin/micropython bench/kernels.py [REPEAT]
@@ -25,7 +25,7 @@ except ImportError:  # CPython
     def ticks_diff(a, b):
         return a - b
 
-from esp_https_ota import _kernels
+from esp_https_ota import _kernels, _plain
 
 BLOCK = 4096
 RUNS = 5
@@ -71,7 +71,7 @@ def cases(src, dst):
     """(kernel, case, bytes, native call, plain call, check) for every measured row; `check`
     says whether both gave the same result on this data. (Loop values are bound as default
     arguments: a closure would see the last iteration's.)"""
-    copy_xor_p, xor_bytes_p, copy_bytes_p, fill_bytes_p = _kernels.plain
+    copy_xor_p, xor_bytes_p, copy_bytes_p, fill_bytes_p = (_plain.copy_xor, _plain.xor_bytes, _plain.copy_bytes, _plain.fill_bytes)
     d2 = bytearray(BLOCK)
     out = []
     for name, off in (("aligned", 0), ("offset 1", 1)):

@@ -10,7 +10,7 @@ import sys
 import time
 
 from esp_https_ota import OTAError, err_to_name
-from esp_https_ota.config import HTTPConfig
+from esp_https_ota.config import http_config
 from esp_https_ota.http import HTTPClient
 from esp_https_ota.ranges import open_source
 
@@ -31,7 +31,7 @@ def main():
     t0 = time.ticks_ms() if hasattr(time, "ticks_ms") else int(time.time() * 1000)
     client = None
     try:
-        client = HTTPClient(HTTPConfig(cfg, spec.get("allow_http", False)))
+        client = HTTPClient(http_config(cfg, spec.get("allow_http", False)))
         for name, value in spec.get("headers", {}).items():
             client.set_header(name, value)
         source, res["size"] = open_source(client, 0, spec.get("range_size", 0))

@@ -5,12 +5,12 @@ import json
 import sys
 
 import micropython
-from esp_https_ota.config import HTTPConfig
+from esp_https_ota.config import http_config
 from esp_https_ota.http import HTTPClient
 from esp_https_ota.ranges import open_source
 
 with open(sys.argv[2]) as f:
-    http = HTTPClient(HTTPConfig({"url": sys.argv[1], "cert_pem": f.read()}, False))
+    http = HTTPClient(http_config({"url": sys.argv[1], "cert_pem": f.read()}, False))
 body, _ = open_source(http, 0, 0)  # the body: the source the OTA reads
 buf = bytearray(4096)
 total = 0

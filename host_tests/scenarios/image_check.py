@@ -6,7 +6,7 @@
 #   mode=block|direct    block: copy into a 4096-byte buffer, feed it there and call hash_block()
 #                        on every full buffer and on the last partial one (as lib's writer does);
 #                        direct: feed from the file's own buffer, hash_block() on each fed chunk
-#   kernels=native,plain which kernel sets to run (plain: esp_https_ota._kernels.plain patched in)
+#   kernels=native,plain which kernel sets to run (plain: esp_https_ota.(_plain.copy_xor, _plain.xor_bytes, _plain.copy_bytes, _plain.fill_bytes) patched in)
 #   prefix=N             use only the first N bytes of the file
 #   stream_len=known     pass the data length as ImageValidator's stream_len (default -1)
 #   max_len=N            ImageValidator's max_len (default 16 MB, ESP-IDF's partition limit)
@@ -18,7 +18,7 @@ import struct
 import sys
 from binascii import hexlify
 
-from esp_https_ota import _kernels, chip, image
+from esp_https_ota import _kernels, _plain, chip, image
 from esp_https_ota.errors import OTAError
 
 BLOCK = 4096
@@ -28,7 +28,7 @@ NATIVE_KERNELS = (_kernels.copy_xor, _kernels.xor_bytes, _kernels.copy_bytes, _k
 
 def use_kernels(name):
     """Point the package's kernel slots at the native (viper) or the plain functions."""
-    k = NATIVE_KERNELS if name == "native" else _kernels.plain
+    k = NATIVE_KERNELS if name == "native" else (_plain.copy_xor, _plain.xor_bytes, _plain.copy_bytes, _plain.fill_bytes)
     _kernels.copy_xor, _kernels.xor_bytes, _kernels.copy_bytes, _kernels.fill_bytes = k
 
 

@@ -3,9 +3,9 @@
 import json
 import os
 
-from esp_https_ota import _kernels
+from esp_https_ota import _kernels, _plain
 
-copy_xor_p, xor_p, copy_p, fill_p = _kernels.plain
+copy_xor_p, xor_p, copy_p, fill_p = (_plain.copy_xor, _plain.xor_bytes, _plain.copy_bytes, _plain.fill_bytes)
 src = bytearray(os.urandom(600))
 cases = 0
 bad = []

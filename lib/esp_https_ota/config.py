@@ -56,48 +56,55 @@ def _checked(d, table, prefix):
 
 
 class HTTPConfig:
-    """The http_config fields the HTTP client uses, with esp_http_client's defaults."""
+    """The http_config fields the HTTP client uses, with esp_http_client's defaults. Fields
+    only, no methods, so that this module can be unloaded once the config is parsed."""
 
-    def __init__(self, http_config, allow_http):
-        from .url import split
 
-        get = _checked(http_config, _HTTP_FIELDS, "http_config.")
-        url = get("url")
-        if not url:
-            _fail("http_config.url", "is required")
-        scheme, self.auth_host, _, _, userinfo = split(url)
-        if scheme == "http" and not allow_http:
-            _fail("http_config.url", "is plain http://: set allow_http_insecure_transport to permit it")
-        user, password = get("username"), get("password")
-        if userinfo:
-            url = url.replace(userinfo + "@", "", 1)  # kept out of requests and messages
-            if user is None:
-                user, _, password = userinfo.partition(":")
-        self.url = url
-        self.credentials = None if user is None else "%s:%s" % (user, password or "")
-        self.timeout_ms = get("timeout_ms") or _DEFAULT_TIMEOUT_MS
-        self.max_redirects = -1 if get("disable_auto_redirect") else (get("max_redirection_count") or _DEFAULT_MAX_REDIRECT)
-        self.line_limit = max(get("buffer_size") or 0, _MIN_HEADER_LINE)
-        self.user_agent = get("user_agent") or "esp_https_ota-micropython"
-        self.keepalive = bool(get("keep_alive_enable"))
-        self.verify_name = get("common_name")  # checked instead of the URL's host
-        self.cert_pem = get("cert_pem")
-        self.client_cert = get("client_cert_pem")
-        self.client_key = get("client_key_pem")
-        if scheme == "https" and not self.cert_pem:
-            _fail("http_config.cert_pem", "is required for https (server verification)")
-        if bool(self.client_cert) != bool(self.client_key):
-            _fail("http_config.client_cert_pem", "and client_key_pem go together")
-        if get("is_async"):
-            _fail("http_config.is_async", "must be false: esp_https_ota is blocking")
-        for key in ("crt_bundle_attach", "use_global_ca_store"):
-            if get(key):
-                _fail("http_config." + key, "is not supported: no certificate bundle, give cert_pem", ESP_ERR_NOT_SUPPORTED)
-        if get("skip_cert_common_name_check"):
-            # MicroPython's tls verifies a chain only together with a host name (CERT_REQUIRED
-            # needs server_hostname): skipping the name check would skip verification.
-            _fail("http_config.skip_cert_common_name_check", "is not supported: MicroPython's tls cannot verify"
-                  " without a name; set http_config.common_name to the certificate's name", ESP_ERR_NOT_SUPPORTED)
+def http_config(d, allow_http):
+    """The http_config dict checked into an HTTPConfig."""
+    from .url import split
+
+    cfg = HTTPConfig()
+    get = _checked(d, _HTTP_FIELDS, "http_config.")
+    url = get("url")
+    if not url:
+        _fail("http_config.url", "is required")
+    scheme, cfg.auth_host, port, target, userinfo = split(url)
+    cfg.dest = (scheme, cfg.auth_host, port)  # where the first request goes, and its target
+    cfg.target = target
+    if scheme == "http" and not allow_http:
+        _fail("http_config.url", "is plain http://: set allow_http_insecure_transport to permit it")
+    user, password = get("username"), get("password")
+    if userinfo:
+        url = url.replace(userinfo + "@", "", 1)  # kept out of requests and messages
+        if user is None:
+            user, _, password = userinfo.partition(":")
+    cfg.url = url
+    cfg.credentials = None if user is None else "%s:%s" % (user, password or "")
+    cfg.timeout_ms = get("timeout_ms") or _DEFAULT_TIMEOUT_MS
+    cfg.max_redirects = -1 if get("disable_auto_redirect") else (get("max_redirection_count") or _DEFAULT_MAX_REDIRECT)
+    cfg.line_limit = max(get("buffer_size") or 0, _MIN_HEADER_LINE)
+    cfg.user_agent = get("user_agent") or "esp_https_ota-micropython"
+    cfg.keepalive = bool(get("keep_alive_enable"))
+    cfg.verify_name = get("common_name")  # checked instead of the URL's host
+    cfg.cert_pem = get("cert_pem")
+    cfg.client_cert = get("client_cert_pem")
+    cfg.client_key = get("client_key_pem")
+    if scheme == "https" and not cfg.cert_pem:
+        _fail("http_config.cert_pem", "is required for https (server verification)")
+    if bool(cfg.client_cert) != bool(cfg.client_key):
+        _fail("http_config.client_cert_pem", "and client_key_pem go together")
+    if get("is_async"):
+        _fail("http_config.is_async", "must be false: esp_https_ota is blocking")
+    for key in ("crt_bundle_attach", "use_global_ca_store"):
+        if get(key):
+            _fail("http_config." + key, "is not supported: no certificate bundle, give cert_pem", ESP_ERR_NOT_SUPPORTED)
+    if get("skip_cert_common_name_check"):
+        # MicroPython's tls verifies a chain only together with a host name (CERT_REQUIRED
+        # needs server_hostname): skipping the name check would skip verification.
+        _fail("http_config.skip_cert_common_name_check", "is not supported: MicroPython's tls cannot verify"
+              " without a name; set http_config.common_name to the certificate's name", ESP_ERR_NOT_SUPPORTED)
+    return cfg
 
 
 class Config:
@@ -107,7 +114,7 @@ class Config:
         get = _checked(config, _OTA_FIELDS, "")
         if get("http_config") is None:
             _fail("http_config", "is required")
-        self.http = HTTPConfig(config["http_config"], bool(get("allow_http_insecure_transport")))
+        self.http = http_config(config["http_config"], bool(get("allow_http_insecure_transport")))
         self.init_cb = get("http_client_init_cb")
         self.bulk_erase = bool(get("bulk_flash_erase"))
         self.range_size = 0

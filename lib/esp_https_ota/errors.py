@@ -64,3 +64,12 @@ def err_to_name(code):
         if value == code and name.startswith("ESP_") and not name.endswith("_BASE"):
             return name
     return "UNKNOWN ERROR 0x%x" % code
+
+
+def forget(name):
+    """Unload submodule `name` once its work is done: on a board the code of an imported module
+    stays in RAM, and config parsing or the chip check run once per OTA. Imported again if needed."""
+    import sys
+
+    sys.modules.pop("esp_https_ota." + name, None)
+    sys.modules["esp_https_ota"].__dict__.pop(name, None)

@@ -3,7 +3,7 @@
 from micropython import const
 
 from .errors import (
-    OTAError, err_to_name, ESP_OK, ESP_FAIL, ESP_ERR_INVALID_ARG, ESP_ERR_INVALID_STATE,
+    OTAError, err_to_name, forget, ESP_OK, ESP_FAIL, ESP_ERR_INVALID_ARG, ESP_ERR_INVALID_STATE,
     ESP_ERR_OTA_VALIDATE_FAILED, ESP_ERR_HTTPS_OTA_IN_PROGRESS,
 )
 from .events import (
@@ -51,9 +51,14 @@ def begin(config):
     HTTP status), ESP_ERR_NOT_FOUND (no update partition), ESP_ERR_OTA_PARTITION_CONFLICT (the
     running partition), ESP_ERR_INVALID_SIZE (image larger than the partition)."""
     global _active
+    import gc
+
+    gc.collect()  # from .py, each import below compiles: start from a heap with no garbage
     from .config import Config
 
     cfg = Config(config)
+    forget("config")  # parsed once: its code and url.py's leave RAM before the buffers are made
+    forget("url")
     if _active is not None:
         raise OTAError(ESP_ERR_INVALID_STATE, "another OTA is in progress: finish() or abort() it first")
     post(ESP_HTTPS_OTA_START)
@@ -61,6 +66,7 @@ def begin(config):
 
     # The buffers first, while the heap is whole; then the HTTP code, whose import fragments it.
     h = _Handle(cfg.partition, OTAWriter(cfg.partition, cfg.buffer_size))
+    gc.collect()
     from .http import HTTPClient
     from .ranges import open_source
 

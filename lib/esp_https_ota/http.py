@@ -12,7 +12,6 @@ from .errors import (
     ESP_ERR_HTTP_READ_TIMEOUT, ESP_ERR_HTTP_REDIRECT_DOWNGRADE,
 )
 from .response import read_head
-from .url import split
 
 _LINE = const(128)  # response head lines are parsed from their first 128 bytes
 _RANGE_ROOM = const(48)  # "Range: bytes=<9 digits>-<9 digits>\r\n\r\n"
@@ -35,7 +34,8 @@ class HTTPClient:
         self._tls = None
         self._sock = None
         self._conn = None  # (scheme, host, port) of the open connection
-        self._dest = None  # (scheme, host, port) the request is built for
+        self._dest = cfg.dest  # (scheme, host, port) the request is built for
+        self._target = cfg.target
         self._req = None  # the request without its Range line, then room for it
         self._req_len = 0
         self.line = bytearray(_LINE)
@@ -135,25 +135,27 @@ class HTTPClient:
                 self.close()
 
     def _redirect(self):
-        from .url import resolve
+        from .url import resolve, split
 
         new = resolve(self.url, self.location)
         if self._dest[0] == "https" and not new.startswith("https://"):
             raise self.fail(ESP_ERR_HTTP_REDIRECT_DOWNGRADE, "redirect to %s refused: https to plain http" % new)
-        if split(new)[1] != self._dest[1]:
+        scheme, host, port, self._target, _ = split(new)
+        if host != self._dest[1]:
             # Credentials stay with the host they were given for.
             self._send_auth = False
             self._credentials = None
             for name in list(self._headers):
                 if name.lower() == "authorization":
                     del self._headers[name]
+        self._dest = (scheme, host, port)
         self.url = new
         self._req = None
 
     def _prepare(self):
         """Build the request for the current URL, less its Range line."""
-        scheme, host, port, target, _ = split(self.url)
-        self._dest = (scheme, host, port)
+        scheme, host, port = self._dest
+        target = self._target
         default = 443 if scheme == "https" else 80
         lines = ["GET %s HTTP/1.1" % target, "Host: " + (host if port == default else "%s:%d" % (host, port)),
                  "User-Agent: " + self.cfg.user_agent, "Connection: keep-alive"]

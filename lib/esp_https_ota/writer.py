@@ -5,7 +5,7 @@
 from micropython import const
 
 from . import _kernels
-from .errors import OTAError, ESP_ERR_INVALID_SIZE, ESP_ERR_FLASH_OP_FAIL
+from .errors import OTAError, forget, ESP_ERR_INVALID_SIZE, ESP_ERR_FLASH_OP_FAIL
 from .events import post, ESP_HTTPS_OTA_WRITE_FLASH, ESP_HTTPS_OTA_VERIFY_CHIP_ID, ESP_HTTPS_OTA_VERIFY_CHIP_REVISION
 from .image import ImageValidator, HEAD_LEN, app_desc
 
@@ -113,6 +113,7 @@ class OTAWriter:
         post(ESP_HTTPS_OTA_VERIFY_CHIP_REVISION, hdr.min_chip_rev_full)
         chip_id = chip.running_id()
         chip.check(hdr, chip_id, chip.revision(chip_id))
+        forget("chip")  # checked once per OTA
         self._desc = desc
 
     def resume(self, n):

@@ -95,12 +95,14 @@ REDACT = [
 
 
 @pytest.fixture(scope="module")
-def url_results():
+def url_results(tmp_path_factory):
     """url_check.py's answers, one run per interpreter."""
     cases = json.dumps({"resolve": [[b, r] for b, r, _ in RESOLVE], "split": [u for u, _ in SPLIT_OK]
                         + [u for u, _, _ in SPLIT_ERR], "strip": [u for u, _ in STRIP],
                         "redact": [u for u, _ in REDACT]})
-    return {interp: run_scenario(interp, "url_check.py", cases).result for interp in INTERPRETERS}
+    path = tmp_path_factory.mktemp("url") / "cases.json"
+    path.write_text(cases)
+    return {interp: run_scenario(interp, "url_check.py", path).result for interp in INTERPRETERS}
 
 
 @pytest.mark.parametrize("i", range(len(RESOLVE)), ids=["%s + %r" % (b, r) for b, r, _ in RESOLVE])
@@ -122,10 +124,11 @@ def test_split_errors(interp, url_results, i):
     assert SECRET not in got[2], got
 
 
-def test_resolve_needs_an_absolute_base(interp):
+def test_resolve_needs_an_absolute_base(interp, tmp_path):
     cases = json.dumps({"resolve": [["/fw/app.bin", "x"], ["//u:s3cret@h/", "x"]], "split": [],
                         "strip": [], "redact": []})
-    got = run_scenario(interp, "url_check.py", cases)["resolve"]
+    (tmp_path / "cases.json").write_text(cases)
+    got = run_scenario(interp, "url_check.py", tmp_path / "cases.json")["resolve"]
     assert [g[:2] for g in got] == [["err", ESP_ERR_INVALID_ARG]] * 2, got
     assert all("not absolute" in g[2] and SECRET not in g[2] for g in got), got
 

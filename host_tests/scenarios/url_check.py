@@ -1,5 +1,6 @@
 # esp_https_ota.url case by case, in one process.
-# usage: url_check.py CASES_JSON, where CASES_JSON is
+# usage: url_check.py CASES_FILE, a JSON file (the unix port's json.loads crashes on some long argv
+# strings: read from a file instead), holding
 #   {"resolve": [[base, ref], ...], "split": [url, ...], "strip": [url, ...], "redact": [url, ...]}
 # Prints RESULT with the same keys: per case ["ok", value] or ["err", code, str(error)].
 import json
@@ -16,11 +17,17 @@ def run(fn, *args):
         return ["err", e.code, str(e)]
 
 
-cases = json.loads(sys.argv[1])
-out = {
-    "resolve": [run(url.resolve, base, ref) for base, ref in cases["resolve"]],
-    "split": [run(url.split, u) for u in cases["split"]],
-    "strip": [run(url.strip_fragment, u) for u in cases["strip"]],
-    "redact": [run(url.redact, u) for u in cases["redact"]],
-}
-print("RESULT", json.dumps(out))
+def main():
+    with open(sys.argv[1]) as f:
+        cases = json.load(f)
+    fns = {"resolve": url.resolve, "split": url.split, "strip": url.strip_fragment, "redact": url.redact}
+    out = {}
+    for key in ("resolve", "split", "strip", "redact"):
+        got = []
+        for case in cases[key]:
+            got.append(run(fns[key], *case) if key == "resolve" else run(fns[key], case))
+        out[key] = got
+    print("RESULT", json.dumps(out))
+
+
+main()

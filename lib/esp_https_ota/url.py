@@ -82,7 +82,7 @@ def strip_fragment(url):
 
 def redact(url):
     """`url` without the "user:pass@" part of its authority, for messages and logs."""
-    start = url.find("://") + 3 if "://" in url else 0
+    start = url.find("://") + 3 if "://" in url else (2 if url.startswith("//") else 0)
     end = start
     while end < len(url) and url[end] not in "/?#":
         end += 1

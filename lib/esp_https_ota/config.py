@@ -94,6 +94,12 @@ def http_config(d, allow_http):
         _fail("http_config.cert_pem", "is required for https (server verification)")
     if bool(cfg.client_cert) != bool(cfg.client_key):
         _fail("http_config.client_cert_pem", "and client_key_pem go together")
+    _refuse_unsupported(get)
+    return cfg
+
+
+def _refuse_unsupported(get):
+    """http_config fields that MicroPython cannot honour, refused by name."""
     if get("is_async"):
         _fail("http_config.is_async", "must be false: esp_https_ota is blocking")
     for key in ("crt_bundle_attach", "use_global_ca_store"):
@@ -104,7 +110,6 @@ def http_config(d, allow_http):
         # needs server_hostname): skipping the name check would skip verification.
         _fail("http_config.skip_cert_common_name_check", "is not supported: MicroPython's tls cannot verify"
               " without a name; set http_config.common_name to the certificate's name", ESP_ERR_NOT_SUPPORTED)
-    return cfg
 
 
 class Config:

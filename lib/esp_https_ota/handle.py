@@ -68,35 +68,41 @@ def begin(config):
     h = _Handle(cfg.partition, OTAWriter(cfg.partition, cfg.buffer_size))
     gc.collect()
     from .http import HTTPClient
-    from .ranges import open_source
 
     h.client = HTTPClient(cfg.http)
     try:
-        if cfg.init_cb is not None:
-            ret = cfg.init_cb(h.client)  # may set headers; an esp_err_t other than ESP_OK aborts
-            if ret is not None and ret != ESP_OK:
-                raise OTAError(ret, "http_client_init_cb returned %s" % err_to_name(ret))
-        # Resuming an encrypted image: the body has enc_img_header_size bytes before the image.
-        skip = cfg.enc_header if cfg.resume_from and cfg.decrypt_cb is not None else 0
-        h.source, size = open_source(h.client, cfg.resume_from + skip, cfg.range_size)
-        post(ESP_HTTPS_OTA_CONNECTED)
-        h.size = size - cfg.enc_header if size >= 0 else -1
-        h.writer.expect(h.size)
-        if cfg.decrypt_cb is not None:
-            from .decrypt import DecryptStage
-
-            h.source = DecryptStage(h.source, cfg.decrypt_cb, cfg.decrypt_ctx)
-        if cfg.resume_from:
-            h.writer.resume(cfg.resume_from)
-            h.resumed = cfg.resume_from
-            h.state = _ST_IN_PROGRESS
-        elif cfg.bulk_erase:
-            h.writer.erase_all()  # blocks for seconds on a chip: every sector of the partition
+        _open(h, cfg)
     except BaseException:
         h.client.close()
         raise
     _active = h
     return h
+
+
+def _open(h, cfg):
+    """Send the request and build the pipeline: source, then the stages the config asks for."""
+    from .ranges import open_source
+
+    if cfg.init_cb is not None:
+        ret = cfg.init_cb(h.client)  # may set headers; an esp_err_t other than ESP_OK aborts
+        if ret is not None and ret != ESP_OK:
+            raise OTAError(ret, "http_client_init_cb returned %s" % err_to_name(ret))
+    # Resuming an encrypted image: the body has enc_img_header_size bytes before the image.
+    skip = cfg.enc_header if cfg.resume_from and cfg.decrypt_cb is not None else 0
+    h.source, size = open_source(h.client, cfg.resume_from + skip, cfg.range_size)
+    post(ESP_HTTPS_OTA_CONNECTED)
+    h.size = size - cfg.enc_header if size >= 0 else -1
+    h.writer.expect(h.size)
+    if cfg.decrypt_cb is not None:
+        from .decrypt import DecryptStage
+
+        h.source = DecryptStage(h.source, cfg.decrypt_cb, cfg.decrypt_ctx)
+    if cfg.resume_from:
+        h.writer.resume(cfg.resume_from)
+        h.resumed = cfg.resume_from
+        h.state = _ST_IN_PROGRESS
+    elif cfg.bulk_erase:
+        h.writer.erase_all()  # blocks for seconds on a chip: every sector of the partition
 
 
 def _read_head(h):

@@ -39,7 +39,7 @@ class HTTPClient:
         self._req = None  # the request without its Range line, then room for it
         self._req_len = 0
         self.line = bytearray(_LINE)
-        self._one = bytearray(1)
+        self.one = bytearray(1)  # for byte-wise reads (response head, chunk lines)
         self.status = self.length = self.range_start = self.range_total = -1
         self.chunked = self.keep_alive = False
         self.location = None
@@ -65,24 +65,27 @@ class HTTPClient:
         try:
             return self._sock.readinto(buf, n)
         except OSError as e:
-            raise self._read_error(e)
+            raise self.read_error(e)
 
     def readline(self, limit):
         try:
             return self._sock.readline(limit)
         except OSError as e:
-            raise self._read_error(e)
+            raise self.read_error(e)
+
+    def stream(self):
+        return self._sock
 
     def getc(self):
         """The next byte of the stream, or -1 once the peer has closed it."""
-        return self._one[0] if self.read(self._one, 1) == 1 else -1
+        return self.one[0] if self.read(self.one, 1) == 1 else -1
 
     def fail(self, code, what):
         """Close the connection; the OTAError to raise, naming the URL."""
         self.close()
         return OTAError(code, "%s %s" % (self.url, what))
 
-    def _read_error(self, e):
+    def read_error(self, e):
         if e.args and e.args[0] in (_ETIMEDOUT, _EAGAIN, "timed out"):
             return self.fail(ESP_ERR_HTTP_READ_TIMEOUT, "sent nothing within timeout_ms=%d" % self.cfg.timeout_ms)
         return self.fail(ESP_ERR_HTTP_CONNECTION_CLOSED, "could not be read (%s)" % e)

@@ -53,11 +53,16 @@ def _int(line, start, end):
 
 def _line(c, line, limit):
     """Read one line, keeping its first len(line) bytes (CR and LF dropped); return their count."""
+    sock, one = c.stream(), c.one  # read here, a byte at a time: the hot loop of a Range request
     k = total = 0
     while True:
-        ch = c.getc()
-        if ch < 0:
+        try:
+            got = sock.readinto(one, 1)
+        except OSError as e:
+            raise c.read_error(e)
+        if got != 1:
             raise c.fail(ESP_ERR_HTTP_CONNECTION_CLOSED, "closed the connection before the end of the response header")
+        ch = one[0]
         if ch == _LF:
             return k
         total += 1

@@ -396,3 +396,10 @@ def test_certificate_not_yet_valid_points_at_the_clock(interp, fw, pki, tmp_path
     with OTAServer(fw, pki_future, cert="future") as future:
         res = fetch(interp, future.url("app.bin"), pki=pki)
     assert_err(res, ESP_ERR_HTTP_CONNECT, "future", "ntptime.settime()")
+
+
+def test_header_injection_through_set_header_is_refused(interp, srv, pki):
+    """A CR or LF in a header set by http_client_init_cb would smuggle in another header."""
+    res = fetch(interp, srv.url("app.bin"), pki=pki, headers={"X-Device": "abc\r\nHost: evil.example"})
+    assert_err(res, ESP_ERR_INVALID_ARG, "inject")
+    assert srv.connections == 0

@@ -7,7 +7,7 @@ from micropython import const
 from . import transport
 from .body import Body
 from .errors import (
-    OTAError, ESP_FAIL, ESP_ERR_INVALID_RESPONSE, ESP_ERR_HTTP_WRITE_DATA, ESP_ERR_HTTP_MAX_REDIRECT,
+    OTAError, ESP_FAIL, ESP_ERR_INVALID_ARG, ESP_ERR_INVALID_RESPONSE, ESP_ERR_HTTP_WRITE_DATA, ESP_ERR_HTTP_MAX_REDIRECT,
     ESP_ERR_HTTP_CONNECTION_CLOSED, ESP_ERR_HTTP_NOT_MODIFIED, ESP_ERR_HTTP_RANGE_NOT_SATISFIABLE,
     ESP_ERR_HTTP_READ_TIMEOUT, ESP_ERR_HTTP_REDIRECT_DOWNGRADE,
 )
@@ -49,7 +49,7 @@ class HTTPClient:
     # -- as esp_http_client_set_header() / _delete_header() / _get_url()
     def set_header(self, name, value):
         if "\r" in name + value or "\n" in name + value or ":" in name:
-            raise OTAError(ESP_FAIL, "header %r: CR, LF or ':' would inject another header" % name)
+            raise OTAError(ESP_ERR_INVALID_ARG, "header %r: CR, LF or ':' would inject another header" % name)
         self._headers[name] = value
         self._req = None
 

@@ -11,13 +11,9 @@ _MAX_PORT = const(65535)
 
 def _parse(url):
     """RFC 3986 Appendix B: [scheme, authority, path, query, fragment]; an absent part is None."""
-    scheme = authority = query = fragment = None
-    i = url.find("#")
-    if i >= 0:
-        url, fragment = url[:i], url[i + 1:]
-    i = url.find("?")
-    if i >= 0:
-        url, query = url[:i], url[i + 1:]
+    url, h, fragment = url.partition("#")
+    url, q, query = url.partition("?")
+    scheme = authority = None
     i = url.find(":")
     if i > 0 and url.find("/", 0, i) < 0:
         scheme, url = url[:i], url[i + 1:]
@@ -25,7 +21,7 @@ def _parse(url):
         i = url.find("/", 2)
         i = len(url) if i < 0 else i
         authority, url = url[2:i], url[i:]
-    return [scheme, authority, url, query, fragment]
+    return [scheme, authority, url, query if q else None, fragment if h else None]
 
 
 def _remove_dots(path):

@@ -15,6 +15,7 @@ import pytest
 from interpreters import IMAGES, INTERPRETERS, LIB, ROOT, SHIMS, interpreter_command  # noqa: F401
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+pytest_plugins = ["cases_plugin"]  # the case markers behind host_tests/CASES.md
 
 
 class ScenarioResult:

@@ -52,6 +52,13 @@ def with_version(image, version):
     return bytes(refresh(out))
 
 
+def with_elf_sha256(image, digest):
+    """A copy whose esp_app_desc_t.app_elf_sha256 (32 bytes at +144) is `digest`, still valid."""
+    out = bytearray(image)
+    out[APP_DESC_OFFSET + 144:APP_DESC_OFFSET + 176] = digest
+    return bytes(refresh(out))
+
+
 def with_chip_id(image, chip_id):
     out = bytearray(image)
     struct.pack_into("<H", out, CHIP_ID_OFFSET, chip_id)

@@ -37,4 +37,5 @@ def test_main_py_style_ota_then_reboot(interp, tmp_path):
     assert "booted ota_1 - project 'app-template' version '3.1.4-device'" in reboot.stdout
     # Marked valid: a further reset keeps the new firmware instead of rolling back.
     again = run_device_script(interp, "after_reboot.py", flash=flash)
+    assert again.returncode == 0, again.stdout + again.stderr
     assert "booted ota_1" in again.stdout

@@ -53,6 +53,7 @@ def test_advanced_ota_example_updates_then_marks_valid(interp, setup, pki):
     assert all(r["headers"].get("custom-header") == "Value" for r in srv.requests)
     assert len(srv.requests) == -(-len(TEMPLATE) // 16384) and srv.handshakes == 1
     boot = run_example(interp, "advanced_ota.py", flash=flash)
+    assert boot.returncode == 0, boot.stdout + boot.stderr
     assert "Running partition: ota_1" in boot.stdout
     assert "rollback cancelled" in boot.stdout
 
@@ -70,17 +71,30 @@ def test_advanced_ota_example_compares_elf_sha_when_versions_are_empty(interp, s
     srv, flash = setup
     blank = imagetools.with_version(TEMPLATE, "")
     flashsim.create_flash(str(flash), app_image=blank)
-    (srv_root := tmp_path / "fw" / "blank.bin").write_bytes(blank)
+    (tmp_path / "fw" / "blank.bin").write_bytes(blank)
     proc = run_example(interp, "advanced_ota.py", srv.url("blank.bin"), pki["ca"], flash=flash)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "We will not continue the update" in proc.stdout
-    assert srv_root.exists()
+    assert flashsim.boot(flashsim.Flash(str(flash))) == "ota_0"
+
+
+def test_advanced_ota_example_updates_when_versions_are_empty_and_elf_sha_differs(interp, setup, pki, tmp_path):
+    """The other half of the ELF SHA-256 rule: empty versions, another build -> the update runs."""
+    srv, flash = setup
+    flashsim.create_flash(str(flash), app_image=imagetools.with_version(TEMPLATE, ""))
+    other = imagetools.with_elf_sha256(imagetools.with_version(TEMPLATE, ""), bytes(range(32)))
+    (tmp_path / "fw" / "other.bin").write_bytes(other)
+    proc = run_example(interp, "advanced_ota.py", srv.url("other.bin"), pki["ca"], flash=flash)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "upgrade successful" in proc.stdout
+    assert flashsim.boot(flashsim.Flash(str(flash))) == "ota_1"
 
 
 def run_scenario_script(interp, name, *args, flash):
     argv, env = interpreter_command(interp, ROOT / "host_tests" / "scenarios" / name, args)
     env["ESP32_FLASH"] = str(flash)
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     import json
 
     return [json.loads(line[7:]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")]

@@ -94,6 +94,7 @@ def main():
     running = esp32.Partition(esp32.Partition.RUNNING)
     res = {"running": running.info()[4], "next": running.get_next_update().info()[4]}
     h = None
+    esp32.flash.reset_stats()  # the OTA's own flash work (reported as "flash")
     try:
         if mode == "oneshot":
             ota.esp_https_ota(config)
@@ -131,6 +132,9 @@ def main():
             except ota.OTAError:
                 pass  # finish() already released it
     res["events"] = events
+    st = esp32.flash.stats
+    res["flash"] = {"erase_calls": st["erase_calls"], "erased_bytes": st["erased_bytes"],
+                    "write_calls": st["write_calls"], "written_bytes": st["written_bytes"]}
     print("RESULT", json.dumps(res))
 
 

@@ -35,8 +35,9 @@ def revision(chip_id):
     if chip_id == _ESP32C3 or chip_id == _ESP32S3:
         blk1 = 0x60008844 if chip_id == _ESP32C3 else 0x60007044
         minor = (_bits(mem32, blk1 + 20, 23, 1) << 3) + _bits(mem32, blk1 + 12, 18, 7)
-        if chip_id == _ESP32S3 and minor & 7 == 0:
-            return -1  # v0.0 chips reuse the major field: ambiguous without the block version
+        if chip_id == _ESP32S3 and minor & 7 == 0 and _bits(mem32, blk1 + 12, 24, 7) == 1 \
+                and _bits(mem32, blk1 + 0x28, 0, 3) == 1:
+            return 0  # v0.0 chips (block version v1.1) reused the major field for another purpose
         return _bits(mem32, blk1 + 20, 24, 3) * 100 + minor
     if chip_id == _ESP32C6:
         blk1 = 0x600B0844

@@ -416,12 +416,14 @@ def test_partition_identity_find_and_next(esp32):
     run = P(P.RUNNING)
     assert run.info() == (0, 0x10, OTA_0, 0x300000, "ota_0", False)
     assert repr(run) == "<Partition type=0, subtype=16, address=65536, size=3145728, label=ota_0, encrypted=0>"
-    assert run == P("ota_0") == P(P.BOOT) and run != P("ota_1")
+    addr = lambda p: p.info()[2]  # noqa: E731  (the board's Partition has no ==, nor has the shim)
+    assert addr(run) == addr(P("ota_0")) == addr(P(P.BOOT)) != addr(P("ota_1"))
+    assert run != P("ota_0")  # two objects for one partition: not equal, as on the board
     assert [p.info()[4] for p in P.find()] == ["ota_0", "ota_1"]
     assert [p.info()[4] for p in P.find(P.TYPE_DATA)] == ["nvs", "otadata", "phy_init", "vfs"]
     assert [p.info()[4] for p in P.find(type=P.TYPE_DATA, subtype=0, label="otadata")] == ["otadata"]
     assert P.find(P.TYPE_APP, label="vfs") == []
-    assert run.get_next_update() == P("ota_1") and P("ota_1").get_next_update() == run
+    assert addr(run.get_next_update()) == addr(P("ota_1")) and addr(P("ota_1").get_next_update()) == addr(run)
     with pytest.raises(OSError) as exc:
         P("nope")
     assert exc.value.args[0] == 2
@@ -482,7 +484,7 @@ def test_set_boot_through_partition(esp32):
         block = TEMPLATE[i:i + 4096]
         nxt.writeblocks(i // 4096, block + b"\xff" * (4096 - len(block)))
     nxt.set_boot()
-    assert P(P.BOOT) == nxt and P(P.RUNNING).info()[4] == "ota_0"
+    assert P(P.BOOT).info()[2] == nxt.info()[2] and P(P.RUNNING).info()[4] == "ota_0"
     P.mark_app_valid_cancel_rollback()  # acts on the active (new) entry, as ESP-IDF does
     seq, _label, state, _crc = flashsim.read_otadata(P.flash)[1]
     assert (seq, state) == (2, VALID)
@@ -497,7 +499,7 @@ def test_shim_selfcheck(interp, path):
     assert (res["running"], res["boot"], res["next"], res["next_of_next"]) == ("ota_0", "ota_0", "ota_1", "ota_0")
     assert res["info"] == [0, 16, 65536, 3145728, "ota_0", False]
     assert res["repr"] == "<Partition type=0, subtype=16, address=65536, size=3145728, label=ota_0, encrypted=0>"
-    assert res["eq"] == [True, False]
+    assert res["eq"] == [False, False]  # no ==, as the board: compare info()[2]
     assert res["find_app"] == ["ota_0", "ota_1"]
     assert res["find_data"] == ["nvs", "otadata", "phy_init", "vfs"]
     assert res["find_ota1"] == ["ota_1"] and res["find_label"] == ["nvs"]

@@ -79,14 +79,8 @@ class Partition:
         return "<Partition type=%u, subtype=%u, address=%u, size=%u, label=%s, encrypted=%u>" % (
             e.type, e.subtype, e.addr, e.size, e.label, e.flags & flashsim.FLAG_ENCRYPTED)
 
-    def __eq__(self, other):
-        return isinstance(other, Partition) and other._addr == self._addr
-
-    def __ne__(self, other):
-        return not self.__eq__(other)
-
-    def __hash__(self):
-        return self._addr
+    # No __eq__, as the board's esp32.Partition: two objects for one partition are not ==;
+    # compare info()[2] (the address).
 
     # esp_partition_read / _write / _erase_range: the same argument checks and esp_err codes.
     def _check_range(self, offset, n, writing):

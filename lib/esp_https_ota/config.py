@@ -85,6 +85,10 @@ def http_config(d, allow_http):
     cfg.max_redirects = -1 if get("disable_auto_redirect") else (get("max_redirection_count") or _DEFAULT_MAX_REDIRECT)
     cfg.line_limit = max(get("buffer_size") or 0, _MIN_HEADER_LINE)
     cfg.user_agent = get("user_agent") or "esp_https_ota-micropython"
+    if "\r" in cfg.user_agent or "\n" in cfg.user_agent:
+        _fail("http_config.user_agent", "contains CR or LF (header injection)")
+    if scheme == "http" and cfg.credentials:
+        _fail("http_config.username", "credentials are never sent over plain http")
     cfg.keepalive = bool(get("keep_alive_enable"))
     cfg.verify_name = get("common_name")  # checked instead of the URL's host
     cfg.cert_pem = get("cert_pem")

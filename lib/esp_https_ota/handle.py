@@ -147,15 +147,20 @@ def perform(h):
         h.state = _ST_IN_PROGRESS
         return ESP_ERR_HTTPS_OTA_IN_PROGRESS
     src = h.source
-    while True:  # the one path: source -> the writer's window, until a flush, a short read or the end
-        room = w.room()
-        n = src.readinto(w.window(), room)
-        if n == 0:
-            w.flush()
-            h.state = _ST_SUCCESS
-            return ESP_OK
-        if w.commit(n) or n < room:
-            return ESP_ERR_HTTPS_OTA_IN_PROGRESS
+    try:
+        while True:  # the one path: source -> the writer's window, until a flush, a short read or the end
+            room = w.room()
+            n = src.readinto(w.window(), room)
+            if n == 0:
+                w.flush()
+                h.state = _ST_SUCCESS
+                return ESP_OK
+            if w.commit(n) or n < room:
+                return ESP_ERR_HTTPS_OTA_IN_PROGRESS
+    except OTAError as e:
+        if e.code >> 12 != 7:  # not ESP_ERR_HTTP_*: the message already names its offset
+            raise
+        raise OTAError(e.code, "%s, after %d image bytes" % (e.msg, w.received()))
 
 
 def _release(h):

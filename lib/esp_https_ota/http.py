@@ -129,7 +129,8 @@ class HTTPClient:
                     raise self.fail(ESP_ERR_HTTP_MAX_REDIRECT, "more than %d redirects (the last to %s)" % (
                         self.cfg.max_redirects, self.location))
                 self._redirect()
-            elif st == 401 and not auth_retried and self._credentials and self._dest[1] == self.cfg.auth_host:
+            elif st == 401 and not auth_retried and self._credentials and self._dest[0] == "https" \
+                    and self._dest[1] == self.cfg.auth_host:  # never in clear text, nor to another host
                 auth_retried = self._send_auth = True
                 self._req = None
             else:
@@ -144,8 +145,8 @@ class HTTPClient:
         if self._dest[0] == "https" and not new.startswith("https://"):
             raise self.fail(ESP_ERR_HTTP_REDIRECT_DOWNGRADE, "redirect to %s refused: https to plain http" % new)
         scheme, host, port, self._target, _ = split(new)
-        if host != self._dest[1]:
-            # Credentials stay with the host they were given for.
+        if (scheme, host, port) != self._dest:
+            # Credentials stay with the origin (scheme, host, port) they were given for.
             self._send_auth = False
             self._credentials = None
             for name in list(self._headers):
@@ -167,6 +168,8 @@ class HTTPClient:
 
             lines.append("Authorization: Basic " + binascii.b2a_base64(self._credentials.encode()).decode().strip())
         for name in self._headers:
+            if scheme == "http" and name.lower() == "authorization":
+                raise self.fail(ESP_ERR_INVALID_ARG, "Authorization header not sent over plain http")
             lines.append("%s: %s" % (name, self._headers[name]))
         head = ("\r\n".join(lines) + "\r\n").encode()
         self._req_len = len(head)

@@ -72,7 +72,11 @@ def _line(c, line, limit):
             line[k] = ch
             k += 1
             if k == 9 and ch == _COLON and _is(line, 0, 8, b"location"):
-                c.location = c.readline(limit - total).strip().decode()
+                raw = c.readline(limit - total + 1)
+                if raw[-1:] != b"\n":
+                    raise c.fail(ESP_ERR_HTTP_FETCH_HEADER, "Location header longer than %d bytes "
+                                 "(http_config.buffer_size)" % limit)
+                c.location = raw.strip().decode()
                 return k
 
 

@@ -107,6 +107,9 @@ def _host_port(hostport, url):
 def split(url):
     """(scheme, host, port, target, userinfo) of an absolute http(s) URL; target is the
     request-target (path, default "/", plus "?query"), never the fragment."""
+    for ch in url:
+        if ch <= " " or ch == "\x7f":  # a CR or LF would end the request line: header injection
+            raise _bad("contains a space or control character", url)
     scheme, authority, path, query, _ = _parse(url)
     scheme = scheme.lower() if scheme else ""
     if authority is None or scheme not in ("https", "http"):

@@ -20,7 +20,7 @@ class socket(_StdSocket, _MicroPythonStream):  # noqa: F811
         except timeout:  # noqa: F821
             raise OSError(110, "ETIMEDOUT")
         except ConnectionResetError:
-            return 0
+            raise OSError(104, "ECONNRESET")  # as the board's socket
 
     def _sendall(self, data):
         self.sendall(data)

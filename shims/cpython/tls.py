@@ -1,7 +1,8 @@
 """CPython stand-in for MicroPython's `tls` module (tests only; never on a board).
 
 It keeps the board's semantics that the package relies on: `load_verify_locations` takes one
-DER certificate per call, positionally (PEM raises); `verify_mode` must be set explicitly; the
+DER certificate per call, positionally (PEM raises); `verify_mode` must be set explicitly, and
+CERT_REQUIRED needs `server_hostname` (ValueError without, as on the board); the
 wrapped socket is a blocking stream whose `readinto(buf, n)` / `read(n)` return only when n
 bytes arrived or the peer closed, and `readline(limit)` reads up to a newline.
 """
@@ -68,14 +69,16 @@ class SSLContext:
 
     def wrap_socket(self, sock, server_side=False, do_handshake=True, server_hostname=None):
         if self._verify_mode == CERT_REQUIRED:
+            if server_hostname is None:
+                raise ValueError("CERT_REQUIRED requires server_hostname")  # as the board's tls
             self._ctx.verify_mode = _ssl.CERT_REQUIRED
-            self._ctx.check_hostname = server_hostname is not None
+            self._ctx.check_hostname = True
         elif self._verify_mode == CERT_OPTIONAL:
             self._ctx.verify_mode = _ssl.CERT_OPTIONAL
         try:
             ss = self._ctx.wrap_socket(
                 sock, server_side=server_side, server_hostname=server_hostname,
-                do_handshake_on_connect=do_handshake)
+                do_handshake_on_connect=do_handshake, suppress_ragged_eofs=False)
         except _ssl.SSLCertVerificationError as e:
             # The board's tls raises ValueError with mbedTLS's verify info text.
             raise ValueError("\n" + _verify_info(e) + "\n")
@@ -97,18 +100,32 @@ def _verify_info(e):
 
 
 class _TLSStream(MicroPythonStream):
+    """As the board's TLS socket: a close with or without close_notify reads as the end (b"");
+    a TCP reset raises OSError(104); a timeout raises OSError(110) and is sticky: every later
+    read on the socket raises it again at once."""
+
     def __init__(self, ss):
         self._s = ss
+        self._timed_out = False
 
     def _recv_into(self, mv):
+        if self._timed_out:
+            raise OSError(110, "ETIMEDOUT")
         try:
             return self._s.recv_into(mv)
         except _socket.timeout:
+            self._timed_out = True
             raise OSError(110, "ETIMEDOUT")
         except _ssl.SSLZeroReturnError:
-            return 0
-        except (ConnectionResetError, _ssl.SSLEOFError):
-            return 0
+            return 0  # close_notify
+        except _ssl.SSLEOFError as e:
+            # A FIN without close_notify is OpenSSL's UNEXPECTED_EOF_WHILE_READING and reads as
+            # the end on the board too; the same error without that reason is a TCP reset.
+            if e.reason == "UNEXPECTED_EOF_WHILE_READING":
+                return 0
+            raise OSError(104, "ECONNRESET")
+        except ConnectionResetError:
+            raise OSError(104, "ECONNRESET")
 
     def _sendall(self, data):
         self._s.sendall(data)

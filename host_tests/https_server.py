@@ -86,6 +86,7 @@ Special paths:
                     exactly K redirects in total (K >= 1): n=K -> /redirect-chain?n=K-1&... ->
                     ... -> n=1 -> final. n < 1 -> 400.
   /redirect-loop    redirects to itself (same query string) forever; code= as above.
+  pad=N on any of the three appends a query parameter of N letters to the Location.
 Use srv.url("redirect", to=other.url("app.bin"), code=307) to get the query quoted right.
 
 Counters (thread-safe; read them as attributes)
@@ -526,6 +527,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 location = "/redirect-chain?" + urlencode({"n": n - 1, "final": final, "code": code})
         else:
             location = "/redirect-loop" + ("?" + query if query else "")
+        if "pad" in q:  # a long Location from a short request (argv limits the test's URLs)
+            location += ("&" if "?" in location else "?") + "pad=" + "a" * int(q["pad"])
         self._simple(code, [("Location", location)],
                      body=("%d redirect to %s\n" % (code, location)).encode())
 

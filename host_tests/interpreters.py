@@ -35,6 +35,12 @@ def interpreter_command(interp, script, args=(), heap=None, lib=LIB):
         # ".frozen" first keeps the port's frozen modules; shims/cpython is never on this path.
         env["MICROPYPATH"] = os.pathsep.join([".frozen", str(lib), str(SHIMS)])
         argv = [micropython_binary(), "-X", "heapsize=" + (heap or MICROPYTHON_HEAP), str(script)]
+        # The port interns each argument as a qstr: one of 256 bytes or more ends the process
+        # with "FATAL: uncaught NLR" before the script starts. Say so instead.
+        for a in args:
+            if len(str(a).encode()) > 255:
+                raise ValueError("micropython argument of %d bytes (the limit is 255): %.60s..." % (
+                    len(str(a).encode()), a))
     else:
         raise ValueError(interp)
     return argv + [str(a) for a in args], env

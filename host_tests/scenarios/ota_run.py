@@ -1,7 +1,8 @@
 # One OTA through the public API, under CPython or the MicroPython unix port.
 # usage: ota_run.py MODE URL CA_PEM_PATH [KEY=VALUE ...]
 #   MODE: oneshot | steps | abort (abort after `perform_calls` perform() calls)
-#   KEY=VALUE: config fields (ints and true/false parsed), e.g. bulk_flash_erase=true
+#   KEY=VALUE: config fields (ints and true/false parsed), e.g. bulk_flash_erase=true;
+#   http.KEY=VALUE sets http_config.KEY, e.g. http.username=ota http.user_agent=...
 # Prints `RESULT {json}`: ok, code/name/msg on failure, events, app description, counters.
 import json
 import sys
@@ -26,6 +27,8 @@ def main():
         k, _, v = arg.partition("=")
         opts[k] = parse_value(v)
     perform_calls = opts.pop("perform_calls", 5)
+    # write_events=last keeps only the latest WRITE_FLASH event (a 16 MiB image posts 4000).
+    last_write_only = opts.pop("write_events", None) == "last"
     init_header = opts.pop("init_header", None)  # Name:value set by http_client_init_cb
     init_ret = opts.pop("init_ret", None)  # what http_client_init_cb returns
     decrypt_xor = opts.pop("decrypt_xor", None)  # decrypt_cb undoes XOR with this byte
@@ -37,6 +40,8 @@ def main():
     for k in ("timeout_ms", "max_redirection_count", "buffer_size"):
         if k in opts:
             http_config[k] = opts.pop(k)
+    for k in [k for k in opts if k.startswith("http.")]:
+        http_config[k[5:]] = opts.pop(k)
     bad = opts.pop("bad_handler", False)
     config = {"http_config": http_config}
     config.update(opts)
@@ -83,6 +88,9 @@ def main():
     events = []
 
     def on_event(arg, base, event_id, data):
+        if last_write_only and event_id == ota.ESP_HTTPS_OTA_WRITE_FLASH and events and events[-1][0] == event_id:
+            events[-1][1] = data
+            return
         events.append([event_id, data])
 
     ota.event_handler_register(on_event)

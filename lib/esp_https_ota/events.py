@@ -35,5 +35,8 @@ def post(event_id, data=None):
         try:
             handler(arg, ESP_HTTPS_OTA_EVENT, event_id, data)
         except Exception as e:
-            print("esp_https_ota: event handler failed on event %d: %r" % (event_id, e))
+            try:
+                print("esp_https_ota: event handler failed on event %d: %r" % (event_id, e))
+            except MemoryError:  # the handler used up the heap: the OTA goes on without the log
+                pass
         i += 1

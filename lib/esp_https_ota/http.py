@@ -126,8 +126,10 @@ class HTTPClient:
             if st in (301, 302, 303, 307, 308) and self.location and self.cfg.max_redirects >= 0:
                 redirects += 1
                 if redirects > self.cfg.max_redirects:
+                    from .url import redact
+
                     raise self.fail(ESP_ERR_HTTP_MAX_REDIRECT, "more than %d redirects (the last to %s)" % (
-                        self.cfg.max_redirects, self.location))
+                        self.cfg.max_redirects, redact(self.location)))
                 self._redirect()
             elif st == 401 and not auth_retried and self._credentials and self._dest[0] == "https" \
                     and self._dest[1] == self.cfg.auth_host:  # never in clear text, nor to another host
@@ -139,9 +141,9 @@ class HTTPClient:
                 self.close()
 
     def _redirect(self):
-        from .url import resolve, split
+        from .url import redact, resolve, split
 
-        new = resolve(self.url, self.location)
+        new = redact(resolve(self.url, self.location))  # userinfo from a server is never used nor shown
         if self._dest[0] == "https" and not new.startswith("https://"):
             raise self.fail(ESP_ERR_HTTP_REDIRECT_DOWNGRADE, "redirect to %s refused: https to plain http" % new)
         scheme, host, port, self._target, _ = split(new)

@@ -537,3 +537,132 @@ def test_a_new_process_is_a_reboot(interp, path):
         # the import booted ota_1 (NEW -> PENDING_VERIFY); the script then marked it valid
         assert entry(fl, 1)[:2] == (2, VALID)
         assert flashsim.boot(fl) == "ota_1"
+
+
+# ------------------------------------------------------------------ chip revision window
+
+# ESP-IDF's rule (bootloader_common_check_chip_validity() in bootloader_support/src/
+# bootloader_common_loader.c, and app_update's check behind esp_https_ota): refused when
+# !ESP_CHIP_REV_ABOVE(rev, min_chip_rev_full), i.e. rev < min, with no value of min meaning
+# "none" (0xFFFF is v655.35: no chip has it); refused when IS_MAX_REV_SET(max) (max not 0 and not
+# 0xFFFF) and rev > max. The table is that rule for a v3.0 chip, written out by hand.
+@pytest.mark.parametrize("min_rev, max_rev, ok", [
+    (0, 0, True), (0, 0xFFFF, True), (300, 0xFFFF, True), (300, 300, True), (100, 399, True),
+    (301, 0xFFFF, False), (0, 299, False), (0, 1, False),
+    pytest.param(0xFFFF, 0xFFFF, False, marks=pytest.mark.case(
+        "image min_chip_rev_full 0xFFFF (flashsim verify and the package's chip check)", "refused: not 'no minimum'")),
+    (0xFFFF, 0, False), (0xFFFE, 0xFFFF, False),
+])
+def test_verify_image_chip_revision_window(flash, monkeypatch, min_rev, max_rev, ok):
+    import imagetools
+
+    monkeypatch.setattr(flashsim, "CHIP_REVISION", 300)
+    image = imagetools.with_chip_revisions(TEMPLATE, min_rev, max_rev)
+    why = flashsim.verify_image(flash, put_image(flash, "ota_1", image))
+    assert (why is None) == ok, why
+    if not ok:
+        assert "chip revision" in why
+    # The package's own check (lib/esp_https_ota/chip.py) draws the same line.
+    from interpreters import LIB
+
+    if str(LIB) not in sys.path:
+        sys.path += [str(LIB), str(SHIMS / "cpython")]  # appended: the stdlib keeps precedence
+    from esp_https_ota import chip
+    from esp_https_ota.errors import OTAError
+    from esp_https_ota.image import ImageHeader
+
+    try:
+        chip.check(ImageHeader(image), 0, 300)
+        package_ok = True
+    except OTAError as e:
+        assert e.code == 0x10A  # ESP_ERR_INVALID_VERSION
+        package_ok = False
+    assert package_ok == ok
+
+
+# ------------------------------------------------------------------ power-cut and trusting set_boot modes
+
+CUT_SCRIPT = """
+import sys
+import flashsim
+fl = flashsim.Flash(sys.argv[1])
+if sys.argv[2] != "0":
+    fl.power_cut(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1")
+try:
+    try:
+        fl.erase(0x310000, 0x4000)  # op 1: four sectors of 0x00
+        fl.write(0x310000, b"\\x11" * 4096)  # op 2
+        fl.write(0x311000, b"\\x22" * 64)  # op 3
+        print("RESULT {}")
+    except BaseException as e:
+        print("EXCEPT", repr(e))
+finally:
+    print("FINALLY")
+"""
+
+
+def predicted(seed, op, salt, n):
+    """flashsim's tear choice, computed here on the host: the same on both interpreters."""
+    fl = flashsim.Flash.__new__(flashsim.Flash)
+    fl._cut_seed, fl.ops = seed, op
+    return fl._cut_random(salt, n)
+
+
+@pytest.mark.case("flashsim power cut: torn multi-sector erase, torn write, cut after a write, no cut",
+                  "SIGKILL at op k, prefix geometry as seeded, no finally/except runs")
+def test_power_cut_tears_and_kills(interp, path, tmp_path):
+    script = tmp_path / "cut.py"
+    script.write_text(CUT_SCRIPT)
+
+    def run(op, seed, after):
+        with flashsim.Flash(str(path)) as fl:  # old data under the four sectors
+            fl.erase(OTA_1, 0x4000)
+            fl.write(OTA_1, b"\x00" * 0x4000)
+        res = run_scenario(interp, script, str(path), op, seed, int(after), env={"PYTHONPATH": str(SHIMS),
+                           "MICROPYPATH": ".frozen:" + str(SHIMS)}, check=False)
+        with open(path, "rb") as f:
+            f.seek(OTA_1)
+            return res, f.read(0x4000)
+
+    seen = set()
+    for seed in range(6):
+        res, data = run(1, seed, False)
+        assert res.returncode == -9 and "FINALLY" not in res.stdout and "EXCEPT" not in res.stdout, res.output()
+        full = predicted(seed, 1, "sectors", 4)
+        part = predicted(seed, 1, "bytes", 1024)
+        assert "POWERCUT op=1 erase 0x310000+0x4000 torn: %d whole sectors then %d bytes" % (full, part * 4) in res.stderr
+        cut = full * 4096 + part * 4
+        assert data == b"\xff" * cut + b"\x00" * (0x4000 - cut)
+        seen.add(cut)
+    assert len(seen) >= 3  # the seed moves the tear
+    res, data = run(2, 7, False)
+    keep = predicted(7, 2, "bytes", 1024) * 4
+    assert res.returncode == -9 and "POWERCUT op=2 write 0x310000+4096 torn: %d bytes" % keep in res.stderr
+    assert data == b"\x11" * keep + b"\xff" * (0x4000 - keep)
+    res, data = run(2, 7, True)
+    assert res.returncode == -9 and "POWERCUT op=2 after write" in res.stderr and "FINALLY" not in res.stdout
+    assert data == b"\x11" * 4096 + b"\xff" * 0x3000
+    res, data = run(0, 0, False)
+    assert res.returncode == 0 and res.result == {} and "FINALLY" in res.stdout
+    assert data == b"\x11" * 4096 + b"\x22" * 64 + b"\xff" * (0x3000 - 64)
+
+
+@pytest.mark.case("trusting set_boot (ESP32_SETBOOT_TRUST=1) on a corrupt image", "otadata points at it; the bootloader falls back")
+def test_trusting_set_boot_skips_the_image_check(path, monkeypatch):
+    bad = bytearray(TEMPLATE)
+    bad[1000] ^= 0x01
+    with flashsim.Flash(str(path)) as fl:
+        put_image(fl, "ota_1", bytes(bad))
+        with pytest.raises(OSError):  # the default, as the board: set_boot re-verifies
+            flashsim.set_boot(fl, part(fl, "ota_1"))
+    monkeypatch.setenv("ESP32_FLASH", str(path))
+    monkeypatch.setenv("ESP32_SETBOOT_TRUST", "1")
+    sys.modules.pop("esp32", None)
+    esp32 = importlib.import_module("esp32")
+    try:
+        esp32.Partition("ota_1").set_boot()  # no check: otadata now selects the corrupt image
+        assert flashsim.get_boot_partition(esp32.flash).label == "ota_1"
+        assert flashsim.boot(esp32.flash) == "ota_0"  # the bootloader's own verify falls back
+    finally:
+        esp32.flash.close()
+        sys.modules.pop("esp32", None)

@@ -24,6 +24,16 @@ except OSError:
 
 # The simulated chip's flash; tests read flash.stats (erase/write/read counters).
 flash = flashsim.Flash(_path, strict=os.getenv("ESP32_FLASH_STRICT") != "0")
+# Power-loss testing: ESP32_FLASH_CUT=k tears the k-th erase/write call since this import (the
+# boot's own otadata writes count) and kills the process (SIGKILL, "POWERCUT" on stderr);
+# ESP32_FLASH_CUT_SEED picks how much of it lands; ESP32_FLASH_CUT_AFTER=1 lets op k complete and
+# cuts right after it. See flashsim.Flash.power_cut().
+if os.getenv("ESP32_FLASH_CUT"):
+    flash.power_cut(int(os.getenv("ESP32_FLASH_CUT")), int(os.getenv("ESP32_FLASH_CUT_SEED") or 0),
+                    os.getenv("ESP32_FLASH_CUT_AFTER") == "1")
+# ESP32_SETBOOT_TRUST=1: Partition.set_boot() does not re-verify the image (the board's does),
+# so a caller that sets the boot partition before its own verdict shows up in otadata.
+_trust_set_boot = os.getenv("ESP32_SETBOOT_TRUST") == "1"
 _table = flashsim.read_partition_table(flash)
 _running_label = flashsim.boot(flash)  # power-on: the bootloader chooses the app
 
@@ -155,8 +165,9 @@ class Partition:
         return None
 
     def set_boot(self):
-        """esp_ota_set_boot_partition(): raises OSError(-5379) if the image does not verify."""
-        flashsim.set_boot(flash, self._entry)
+        """esp_ota_set_boot_partition(): raises OSError(-5379) if the image does not verify
+        (unless ESP32_SETBOOT_TRUST=1)."""
+        flashsim.set_boot(flash, self._entry, not _trust_set_boot)
 
     def get_next_update(self):
         nxt = flashsim.get_next_update_partition(_table, self._entry)

@@ -18,6 +18,7 @@ import binascii
 import hashlib
 import os
 import struct
+import sys
 
 try:
     from collections import namedtuple
@@ -166,6 +167,74 @@ class Flash:
             "written_bytes": 0,
             "read_calls": 0,
         }
+        self.ops = 0  # erase() + write() calls since this Flash was opened; never reset
+        self._cut = 0  # power_cut(): the op at which the power fails (0: never)
+        self._cut_seed = 0
+        self._cut_after = False
+
+    def power_cut(self, op, seed=0, after=False):
+        """Power-loss mode: the op-th erase()/write() call (counting both, from when this Flash
+        was opened) is torn and the process dies at once, as a board whose power fails.
+
+        Torn write: only a prefix of the bytes is programmed (a multiple of 4, chosen from
+        `seed`, shorter than the write). Torn erase: a prefix of its sectors is erased, then a
+        prefix of the next sector's bytes reads 0xFF and the rest keeps the old data. With
+        after=True the op completes and the power fails right after it. Death is SIGKILL, so
+        no finally block, except clause or atexit handler runs: the parent sees exit status
+        -9 and a "POWERCUT op=N ..." line on stderr. See _die()."""
+        self._cut = op
+        self._cut_seed = seed
+        self._cut_after = after
+
+    def _cut_random(self, salt, n):
+        # A number in [0, n) from (seed, op, salt): the same tear on both interpreters.
+        if n <= 1:
+            return 0
+        h = binascii.crc32(("%d/%d/%s" % (self._cut_seed, self.ops, salt)).encode()) & 0xFFFFFFFF
+        return h % n
+
+    def _torn_erase(self, addr, length):
+        sectors = length // SECTOR_SIZE
+        full = self._cut_random("sectors", sectors)
+        part = self._cut_random("bytes", SECTOR_SIZE // 4) * 4
+        f = self._f
+        for i in range(full):
+            f.seek(addr + i * SECTOR_SIZE)
+            f.write(self._ff)
+        if part:
+            f.seek(addr + full * SECTOR_SIZE)
+            f.write(self._ff[:part])
+        self._die("erase 0x%x+0x%x torn: %d whole sectors then %d bytes erased" % (addr, length, full, part))
+
+    def _torn_write(self, addr, data):
+        n = len(data)
+        if self.strict:
+            old = bytearray(n)
+            self._f.seek(addr)
+            self._f.readinto(old)
+            if old != b"\xff" * n:
+                self._refuse(addr, data)  # a bug in the code under test, cut or not
+        keep = self._cut_random("bytes", n // 4) * 4
+        if keep:
+            self._write_any(addr, bytes(data[:keep]), keep)
+        self._die("write 0x%x+%d torn: %d bytes programmed" % (addr, n, keep))
+
+    def _die(self, what):
+        """Stop the process now. CPython: os.kill(own pid, SIGKILL). The MicroPython unix port
+        has no os.kill, os._exit, os.getpid or ffi, and sys.exit() raises SystemExit (which
+        finally blocks see), so it asks the shell: os.system("kill -9 $PPID"), where the
+        shell's parent is this process; system() never returns."""
+        sys.stderr.write("POWERCUT op=%d %s\n" % (self.ops, what))
+        try:
+            sys.stderr.flush()
+        except AttributeError:
+            pass
+        if hasattr(os, "kill") and hasattr(os, "getpid"):
+            os.kill(os.getpid(), 9)
+        else:
+            os.system("kill -9 $PPID")
+        while True:  # not reached: SIGKILL cannot be caught
+            pass
 
     def reset_stats(self):
         st = self.stats
@@ -210,6 +279,9 @@ class Flash:
         if addr % SECTOR_SIZE or length % SECTOR_SIZE:
             raise ValueError("erase 0x%x+0x%x is not 4096-aligned" % (addr, length))
         self._check(addr, length)
+        self.ops += 1
+        if self.ops == self._cut and not self._cut_after:
+            self._torn_erase(addr, length)
         st = self.stats
         st["erase_calls"] += 1
         st["erased_bytes"] += length
@@ -222,11 +294,21 @@ class Flash:
             f.seek(addr)
             f.write(ff)
             addr += SECTOR_SIZE
+        if self.ops == self._cut:
+            self._die("after erase 0x%x+0x%x" % (end - length, length))
 
     def write(self, addr, data):
         """Program `data` at `addr`. Strict: every target byte must be 0xFF (else FlashWriteError)."""
         n = len(data)
         self._check(addr, n)
+        self.ops += 1
+        if self.ops == self._cut and not self._cut_after:
+            self._torn_write(addr, data)
+        self._program(addr, data, n)
+        if self.ops == self._cut:
+            self._die("after write 0x%x+%d" % (addr, n))
+
+    def _program(self, addr, data, n):
         st = self.stats
         st["write_calls"] += 1
         st["written_bytes"] += n
@@ -463,7 +545,10 @@ def _verify(flash, part):
         return "mismatch chip ID, expected %d, found %d" % (CHIP_ID, chip_id)
     min_rev = hdr[15] | (hdr[16] << 8)
     max_rev = hdr[17] | (hdr[18] << 8)
-    if min_rev != 0xFFFF and min_rev > CHIP_REVISION:
+    # bootloader_common_check_chip_validity(): !ESP_CHIP_REV_ABOVE(rev, min_rev), with no value
+    # meaning "none" (0xFFFF is v655.35, met by no chip); a max of 0 or 0xFFFF is unset
+    # (IS_MAX_REV_SET).
+    if min_rev > CHIP_REVISION:
         return "chip revision check failed: image requires >= v%d.%d" % (min_rev // 100, min_rev % 100)
     if max_rev not in (0, 0xFFFF) and CHIP_REVISION > max_rev:
         return "chip revision check failed: image requires <= v%d.%d" % (max_rev // 100, max_rev % 100)
@@ -623,12 +708,14 @@ def _rewrite_ota_data(flash, table, subtype):
     return ESP_OK
 
 
-def set_boot(flash, part):
+def set_boot(flash, part, verify=True):
     """esp_ota_set_boot_partition(): verify the image, then point otadata at `part`.
 
     Raises OSError(-0x1503, 'ESP_ERR_OTA_VALIDATE_FAILED') on an invalid image (otadata is not
-    touched), OSError(-0x102) for a partition that is not an app or an OTA slot out of range."""
-    if verify_image(flash, part) is not None:
+    touched), OSError(-0x102) for a partition that is not an app or an OTA slot out of range.
+    verify=False (the shim's ESP32_SETBOOT_TRUST=1) skips the image check and only rewrites
+    otadata, so a caller that sets the boot partition before its own verdict is caught."""
+    if verify and verify_image(flash, part) is not None:
         raise esp_error(ESP_ERR_OTA_VALIDATE_FAILED)
     table = read_partition_table(flash)
     if part.type != TYPE_APP:

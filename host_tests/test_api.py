@@ -79,6 +79,9 @@ CONFIG_MATRIX = {
     "ota_resumption_from_zero": (0, ""),
     "url_missing": (ESP_ERR_INVALID_ARG, "url"),
     "http_config_unknown_field": (ESP_ERR_INVALID_ARG, "colour"),
+    "key_not_str": (ESP_ERR_INVALID_ARG, "http_config.7 is unknown"),
+    "user_agent_bytes": (ESP_ERR_INVALID_ARG, "user_agent has the wrong type"),
+    "username_bytes": (ESP_ERR_INVALID_ARG, "username has the wrong type"),
     "accepted_fields": (0, ""),
 }
 

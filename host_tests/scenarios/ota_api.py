@@ -101,6 +101,10 @@ config_cases = {
     "ota_resumption_from_zero": lambda: ota.abort(ota.begin(cfg(ota_resumption=True, ota_image_bytes_written=0))),
     "url_missing": lambda: ota.begin({"http_config": {"cert_pem": CA_PEM}}),
     "http_config_unknown_field": lambda: ota.begin({"http_config": {"url": URL, "cert_pem": CA_PEM, "colour": 1}}),
+    # found by test_fuzz.py: keys that are not str, and bytes where text is needed
+    "key_not_str": lambda: ota.begin({"http_config": {"url": URL, "cert_pem": CA_PEM, 7: 1}}),
+    "user_agent_bytes": lambda: ota.begin({"http_config": {"url": URL, "cert_pem": CA_PEM, "user_agent": b"ua"}}),
+    "username_bytes": lambda: ota.begin({"http_config": {"url": URL, "cert_pem": CA_PEM, "username": b"u"}}),
 }
 for name, case in state_cases.items():
     results[name] = run(case)

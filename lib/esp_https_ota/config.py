@@ -10,8 +10,8 @@ _DEFAULT_TIMEOUT_MS = const(5000)
 _DEFAULT_MAX_REDIRECT = const(10)
 _MIN_HEADER_LINE = const(1024)
 
-# Fields by kind (the first letter): d dict, c callable, b bool, i int >= 0, s str, a anything,
-# x accepted with no meaning on MicroPython. allow_http_insecure_transport and write_buffer_size
+# Fields by kind (the first letter): d dict, c callable, b bool, i int >= 0, t str, s str or
+# bytes (PEM), a anything, x accepted with no meaning on MicroPython. allow_http_insecure_transport and write_buffer_size
 # are this package's additions.
 _OTA_FIELDS = (
     "d http_config", "c http_client_init_cb decrypt_cb",
@@ -20,7 +20,7 @@ _OTA_FIELDS = (
     "a decrypt_user_ctx partition",
 )
 _HTTP_FIELDS = (
-    "s url cert_pem client_cert_pem client_key_pem username password user_agent common_name",
+    "t url username password user_agent common_name", "s cert_pem client_cert_pem client_key_pem",
     "i timeout_ms max_redirection_count buffer_size",
     "a disable_auto_redirect skip_cert_common_name_check keep_alive_enable is_async crt_bundle_attach use_global_ca_store",
     "x cert_len client_cert_len client_key_len auth_type method buffer_size_tx user_data event_handler transport_type"
@@ -42,7 +42,7 @@ def _checked(d, table, prefix):
             if key in group.split():
                 kind = group[0]
         v = d[key]
-        name = prefix + key
+        name = "%s%s" % (prefix, key)  # a key need not be a str
         if kind is None:
             _fail(name, "is unknown")
         if v is None or kind in "ax":
@@ -50,6 +50,7 @@ def _checked(d, table, prefix):
         if kind == "i" and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
             _fail(name, "must be an int >= 0, not %r" % (v,))
         if (kind == "b" and not isinstance(v, bool) or kind == "c" and not callable(v)
+                or kind == "t" and not isinstance(v, str)
                 or kind == "s" and not isinstance(v, (str, bytes)) or kind == "d" and not isinstance(v, dict)):
             _fail(name, "has the wrong type: %r" % (v,))
     return d.get

@@ -6,6 +6,7 @@ from micropython import const
 from .errors import ESP_ERR_HTTP_FETCH_HEADER, ESP_ERR_HTTP_INCOMPLETE_DATA
 
 _MAX_CHUNK_DIGITS = const(7)  # chunks under 256 MB: small ints on a 32-bit board
+_MAX_TRAILER = const(81920)  # as the head (response._MAX_HEAD)
 
 
 class Body:
@@ -104,7 +105,12 @@ class Body:
             raise self._c.fail(ESP_ERR_HTTP_FETCH_HEADER, "bad chunk size line")
         if c != 10:
             self._line_end()  # extensions and CRLF
-        if size == 0:
-            while self._line_end() > 1:
-                pass  # trailer fields, up to the empty line (CRLF or LF)
+        if size == 0:  # trailer fields, up to the empty line (CRLF or LF), bounded as the head
+            left = _MAX_TRAILER
+            while left >= 0:
+                n = self._line_end()
+                if n <= 1:
+                    return 0
+                left -= n + 1
+            raise self._c.fail(ESP_ERR_HTTP_FETCH_HEADER, "chunked trailer longer than %d bytes" % _MAX_TRAILER)
         return size

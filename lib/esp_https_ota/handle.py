@@ -19,6 +19,10 @@ _ST_CLOSED = const(4)  # finished or aborted: the handle is spent
 _OSERR_VALIDATE_FAILED = const(-0x1503)  # esp32.Partition.set_boot() on a bad image
 
 _active = None  # the open handle: one OTA at a time, as the flash can take only one
+# begin() imports these; they leave RAM with the handle, so that an app carrying on after an
+# OTA (failed or not) has the heap it had before begin(). The next begin() loads them again.
+# The byte kernels stay: a viper module's native code is not given back when it is unloaded.
+_PIPELINE = ("writer", "image", "chip", "http", "response", "body", "transport", "ranges", "decrypt", "pem", "url")
 
 
 class _Handle:
@@ -69,11 +73,11 @@ def begin(config):
     gc.collect()
     from .http import HTTPClient
 
-    h.client = HTTPClient(cfg.http)
     try:
+        h.client = HTTPClient(cfg.http)
         _open(h, cfg)
     except BaseException:
-        h.client.close()
+        _release(h)
         raise
     _active = h
     return h
@@ -171,6 +175,8 @@ def _release(h):
     h.state = _ST_CLOSED
     if _active is h:
         _active = None
+    for name in _PIPELINE:
+        forget(name)
 
 
 def finish(h):

@@ -43,6 +43,7 @@ class HTTPClient:
         self.status = self.length = self.range_start = self.range_total = -1
         self.chunked = self.keep_alive = False
         self.location = None
+        self.head_left = 0  # bytes the response head may still take (response.read_head)
         self.requests = 0
         self.body = Body(self)
 

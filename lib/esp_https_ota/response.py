@@ -11,6 +11,7 @@ _SP = const(32)
 _TAB = const(9)
 _COLON = const(58)
 _MAX_DIGITS = const(9)  # stays a small int on a 32-bit board
+_MAX_HEAD = const(81920)  # http_parser's HTTP_MAX_HEADER_SIZE, which esp_http_client uses
 
 
 def _is(line, start, end, word):
@@ -64,6 +65,9 @@ def _line(c, line, limit):
             raise c.fail(ESP_ERR_HTTP_CONNECTION_CLOSED, "closed the connection before the end of the response header")
         ch = one[0]
         if ch == _LF:
+            c.head_left -= total + 1
+            if c.head_left < 0:
+                raise c.fail(ESP_ERR_HTTP_FETCH_HEADER, "response header longer than %d bytes" % _MAX_HEAD)
             return k
         total += 1
         if total > limit:
@@ -76,7 +80,11 @@ def _line(c, line, limit):
                 if raw[-1:] != b"\n":
                     raise c.fail(ESP_ERR_HTTP_FETCH_HEADER, "Location header longer than %d bytes "
                                  "(http_config.buffer_size)" % limit)
-                c.location = raw.strip().decode()
+                c.head_left -= total + len(raw)
+                try:
+                    c.location = raw.strip().decode()
+                except UnicodeError:
+                    raise c.fail(ESP_ERR_HTTP_FETCH_HEADER, "Location header is not UTF-8")
                 return k
 
 
@@ -84,6 +92,7 @@ def read_head(c):
     """Read the response head from client c into c.status, c.length (-1: none), c.chunked,
     c.keep_alive, c.range_start and c.range_total (-1: none), c.location (None: none)."""
     line, limit = c.line, c.cfg.line_limit
+    c.head_left = _MAX_HEAD
     k = _line(c, line, limit)
     status = _int(line, 9, 12) if k >= 12 and _is(line, 0, 7, b"http/1.") else -1
     if status < 0 or k > 12 and line[12] != _SP:

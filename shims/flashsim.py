@@ -18,7 +18,6 @@ import binascii
 import hashlib
 import os
 import struct
-import sys
 
 try:
     from collections import namedtuple
@@ -173,68 +172,9 @@ class Flash:
         self._cut_after = False
 
     def power_cut(self, op, seed=0, after=False):
-        """Power-loss mode: the op-th erase()/write() call (counting both, from when this Flash
-        was opened) is torn and the process dies at once, as a board whose power fails.
-
-        Torn write: only a prefix of the bytes is programmed (a multiple of 4, chosen from
-        `seed`, shorter than the write). Torn erase: a prefix of its sectors is erased, then a
-        prefix of the next sector's bytes reads 0xFF and the rest keeps the old data. With
-        after=True the op completes and the power fails right after it. Death is SIGKILL, so
-        no finally block, except clause or atexit handler runs: the parent sees exit status
-        -9 and a "POWERCUT op=N ..." line on stderr. See _die()."""
-        self._cut = op
-        self._cut_seed = seed
-        self._cut_after = after
-
-    def _cut_random(self, salt, n):
-        # A number in [0, n) from (seed, op, salt): the same tear on both interpreters.
-        if n <= 1:
-            return 0
-        h = binascii.crc32(("%d/%d/%s" % (self._cut_seed, self.ops, salt)).encode()) & 0xFFFFFFFF
-        return h % n
-
-    def _torn_erase(self, addr, length):
-        sectors = length // SECTOR_SIZE
-        full = self._cut_random("sectors", sectors)
-        part = self._cut_random("bytes", SECTOR_SIZE // 4) * 4
-        f = self._f
-        for i in range(full):
-            f.seek(addr + i * SECTOR_SIZE)
-            f.write(self._ff)
-        if part:
-            f.seek(addr + full * SECTOR_SIZE)
-            f.write(self._ff[:part])
-        self._die("erase 0x%x+0x%x torn: %d whole sectors then %d bytes erased" % (addr, length, full, part))
-
-    def _torn_write(self, addr, data):
-        n = len(data)
-        if self.strict:
-            old = bytearray(n)
-            self._f.seek(addr)
-            self._f.readinto(old)
-            if old != b"\xff" * n:
-                self._refuse(addr, data)  # a bug in the code under test, cut or not
-        keep = self._cut_random("bytes", n // 4) * 4
-        if keep:
-            self._write_any(addr, bytes(data[:keep]), keep)
-        self._die("write 0x%x+%d torn: %d bytes programmed" % (addr, n, keep))
-
-    def _die(self, what):
-        """Stop the process now. CPython: os.kill(own pid, SIGKILL). The MicroPython unix port
-        has no os.kill, os._exit, os.getpid or ffi, and sys.exit() raises SystemExit (which
-        finally blocks see), so it asks the shell: os.system("kill -9 $PPID"), where the
-        shell's parent is this process; system() never returns."""
-        sys.stderr.write("POWERCUT op=%d %s\n" % (self.ops, what))
-        try:
-            sys.stderr.flush()
-        except AttributeError:
-            pass
-        if hasattr(os, "kill") and hasattr(os, "getpid"):
-            os.kill(os.getpid(), 9)
-        else:
-            os.system("kill -9 $PPID")
-        while True:  # not reached: SIGKILL cannot be caught
-            pass
+        """Power-loss mode (shims/powercut.py): the op-th erase()/write() call, counting both
+        from when this Flash was opened, is torn and the process dies at once (SIGKILL)."""
+        self._cut, self._cut_seed, self._cut_after = op, seed, after
 
     def reset_stats(self):
         st = self.stats
@@ -281,7 +221,9 @@ class Flash:
         self._check(addr, length)
         self.ops += 1
         if self.ops == self._cut and not self._cut_after:
-            self._torn_erase(addr, length)
+            import powercut
+
+            powercut.torn_erase(self, addr, length)
         st = self.stats
         st["erase_calls"] += 1
         st["erased_bytes"] += length
@@ -295,7 +237,9 @@ class Flash:
             f.write(ff)
             addr += SECTOR_SIZE
         if self.ops == self._cut:
-            self._die("after erase 0x%x+0x%x" % (end - length, length))
+            import powercut
+
+            powercut.die(self, "after erase 0x%x+0x%x" % (end - length, length))
 
     def write(self, addr, data):
         """Program `data` at `addr`. Strict: every target byte must be 0xFF (else FlashWriteError)."""
@@ -303,10 +247,14 @@ class Flash:
         self._check(addr, n)
         self.ops += 1
         if self.ops == self._cut and not self._cut_after:
-            self._torn_write(addr, data)
+            import powercut
+
+            powercut.torn_write(self, addr, data)
         self._program(addr, data, n)
         if self.ops == self._cut:
-            self._die("after write 0x%x+%d" % (addr, n))
+            import powercut
+
+            powercut.die(self, "after write 0x%x+%d" % (addr, n))
 
     def _program(self, addr, data, n):
         st = self.stats

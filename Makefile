@@ -7,7 +7,7 @@ STAMP := $(VENV)/.requirements-installed
 BOARD_FILES := $(wildcard lib/esp_https_ota/*.py)
 PYTEST_ARGS ?=
 
-.PHONY: all venv test demo bench mpy deploy device-test clean
+.PHONY: all venv test demo bench mpy deploy device-test clean cases mutate
 
 all: test
 
@@ -26,6 +26,14 @@ demo: venv
 
 bench: venv
 	$(BIN)/python bench/run.py
+
+# host_tests/CASES.md from the tests' case markers and a run of the suite (test_cases_table.py checks it).
+cases: venv
+	$(BIN)/python tools/cases.py
+
+# Mutations the suite must catch (tools/mutate.py); prints KILLED/SURVIVED per mutation.
+mutate: venv
+	$(BIN)/python tools/mutate.py
 
 # Compiled forms of every board file: xtensawin (ESP32, S2, S3), rv32imc (C3, C6, ...), x64 (host).
 mpy: venv

@@ -86,12 +86,53 @@ CONFIG_MATRIX = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(STATE_MATRIX))
+CODE_NAMES = {0: "ESP_OK", ESP_FAIL: "ESP_FAIL", ESP_ERR_INVALID_ARG: "ESP_ERR_INVALID_ARG",
+              ESP_ERR_INVALID_STATE: "ESP_ERR_INVALID_STATE", ESP_ERR_NOT_SUPPORTED: "ESP_ERR_NOT_SUPPORTED",
+              ESP_ERR_OTA_PARTITION_CONFLICT: "ESP_ERR_OTA_PARTITION_CONFLICT"}
+STATE_WHAT = {  # the case markers: what each STATE_MATRIX case does (scenarios/ota_api.py)
+    "perform_after_finish": "perform() on a finished handle",
+    "finish_after_abort": "finish() on an aborted handle",
+    "abort_after_finish": "abort() on a finished handle",
+    "perform_after_abort": "perform() on an aborted handle",
+    "get_img_desc_after_write": "get_img_desc() after image data was written",
+    "second_begin_while_open": "a second begin() while an OTA is open",
+    "begin_after_failed_oneshot": "begin() after a failed one-shot esp_https_ota() (404)",
+    "perform_not_a_handle": "perform() on an object that is not a handle",
+}
+CONFIG_WHAT = {  # the case markers: what each CONFIG_MATRIX case passes to begin()
+    "unknown_field": "unknown config field",
+    "http_config_missing": "config without http_config",
+    "http_config_not_dict": "http_config given as a URL string",
+    "config_not_dict": "config that is a list",
+    "bulk_flash_erase_not_bool": "bulk_flash_erase given as a string",
+    "max_http_request_size_negative": "max_http_request_size -1",
+    "http_client_init_cb_not_callable": "http_client_init_cb that is not callable (an int)",
+    "decrypt_cb_not_callable": "decrypt_cb that is not callable (a string)",
+    "enc_img_header_size_str": "enc_img_header_size given as a string",
+    "write_buffer_size_odd": "write_buffer_size 1000 (not a multiple of 4096)",
+    "partition_str": "partition given as a label string",
+    "partition_running": "partition set to the running partition",
+    "partition_data": "partition set to a data partition (nvs)",
+    "partition_final_copy": "partition with finalize_with_copy",
+    "ota_resumption_from_zero": "ota_resumption with 0 bytes written, then abort()",
+    "url_missing": "http_config without url",
+    "http_config_unknown_field": "unknown http_config field",
+    "key_not_str": "http_config key that is not a str (7)",
+    "user_agent_bytes": "http_config.user_agent given as bytes",
+    "username_bytes": "http_config.username given as bytes",
+    "accepted_fields": "config with buffer_caps, partition as a staging struct, ota_image_bytes_written 0",
+}
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c, marks=pytest.mark.case(
+    STATE_WHAT[c], CODE_NAMES[STATE_MATRIX[c]])) for c in sorted(STATE_MATRIX)])
 def test_state_machine(interp, api_results, case):
     assert api_results[interp][case][0] == STATE_MATRIX[case], api_results[interp][case]
 
 
-@pytest.mark.parametrize("case", sorted(CONFIG_MATRIX))
+@pytest.mark.parametrize("case", [pytest.param(c, id=c, marks=pytest.mark.case(
+    CONFIG_WHAT[c], "ESP_OK; no exception" if CONFIG_MATRIX[c][0] == 0 else "%s (%s)" % (
+        CODE_NAMES[CONFIG_MATRIX[c][0]], CONFIG_MATRIX[c][1]))) for c in sorted(CONFIG_MATRIX)])
 def test_config_errors_name_the_field(interp, api_results, case):
     code, word = CONFIG_MATRIX[case]
     got_code, msg = api_results[interp][case]
@@ -102,6 +143,7 @@ def test_config_errors_name_the_field(interp, api_results, case):
         assert word and word in msg, (word, msg)  # an error names what was wrong
 
 
+@pytest.mark.case("get_image_len_read, get_image_size and get_status_code on a finished handle", "-1 each")
 def test_counters_on_a_spent_handle_are_minus_one(interp, api_results):
     assert api_results[interp]["counters_after_finish"] == [-1, -1, -1]
 
@@ -110,6 +152,7 @@ def ota(interp, flash, mode, url, ca, *opts):
     return run_scenario(interp, "ota_run.py", mode, url, ca, *opts, env={"ESP32_FLASH": str(flash)})
 
 
+@pytest.mark.case("step-by-step OTA of a good image", "ESP_OK; events START to FINISH in ESP-IDF's order")
 def test_event_sequence_of_a_good_ota(interp, server, pki, tmp_path):
     res = ota(interp, new_flash(tmp_path), "steps", server.url("app.bin"), pki["ca"])
     assert res["ok"] is True, res.result
@@ -122,6 +165,7 @@ def test_event_sequence_of_a_good_ota(interp, server, pki, tmp_path):
     assert ev[-2:] == [[UPDATE_BOOT_PARTITION, 0x11], [FINISH, None]]
 
 
+@pytest.mark.case("one-shot OTA of a corrupt image", "ESP_ERR_OTA_VALIDATE_FAILED; events end in ABORT, no FINISH")
 def test_event_sequence_of_a_failing_oneshot(interp, server, pki, tmp_path):
     res = ota(interp, new_flash(tmp_path), "oneshot", server.url("corrupt.bin"), pki["ca"])
     assert res["code"] == ESP_ERR_OTA_VALIDATE_FAILED
@@ -130,12 +174,14 @@ def test_event_sequence_of_a_failing_oneshot(interp, server, pki, tmp_path):
     assert ids[-1] == ABORT and UPDATE_BOOT_PARTITION not in ids and FINISH not in ids
 
 
+@pytest.mark.case("abort() after 3 perform() calls", "events START to WRITE_FLASH twice, then ABORT")
 def test_event_sequence_of_an_aborted_ota(interp, server, pki, tmp_path):
     res = ota(interp, new_flash(tmp_path), "abort", server.url("app.bin"), pki["ca"], "perform_calls=3")
     assert [e for e, d in res["events"]] == [START, CONNECTED, GET_IMG_DESC, VERIFY_CHIP_ID, VERIFY_CHIP_REVISION,
                                              WRITE_FLASH, WRITE_FLASH, ABORT]
 
 
+@pytest.mark.case("an event handler that raises", "ESP_OK; error printed, boots the new image")
 def test_failing_event_handler_does_not_break_the_ota(interp, server, pki, tmp_path):
     flash = new_flash(tmp_path)
     res = run_scenario(interp, "ota_run.py", "oneshot", server.url("app.bin"), pki["ca"], "bad_handler=true",
@@ -145,6 +191,8 @@ def test_failing_event_handler_does_not_break_the_ota(interp, server, pki, tmp_p
     assert flashsim.boot(flashsim.Flash(str(flash))) == "ota_1"
 
 
+@pytest.mark.case("XOR-encrypted image behind a 16-byte header, decrypt_cb and enc_img_header_size",
+                  "ESP_OK; size less the header, decrypted image written, boots it")
 def test_decrypt_cb_undoes_the_transform_and_changes_the_length(interp, server, pki, tmp_path):
     flash = new_flash(tmp_path)
     res = ota(interp, flash, "steps", server.url("app.enc"), pki["ca"], "decrypt_xor=%d" % XOR,
@@ -160,6 +208,7 @@ def test_decrypt_cb_undoes_the_transform_and_changes_the_length(interp, server, 
     assert flashsim.boot(flashsim.Flash(str(flash))) == "ota_1"
 
 
+@pytest.mark.case("decrypt_cb returns ESP_FAIL on its 5th call", "ESP_FAIL; ABORT event, boot partition unchanged")
 def test_decrypt_cb_error_aborts_and_leaves_boot_untouched(interp, server, pki, tmp_path):
     flash = new_flash(tmp_path)
     res = ota(interp, flash, "oneshot", server.url("app.enc"), pki["ca"], "decrypt_xor=%d" % XOR,
@@ -170,6 +219,7 @@ def test_decrypt_cb_error_aborts_and_leaves_boot_untouched(interp, server, pki, 
     assert flashsim.boot(flashsim.Flash(str(flash))) == "ota_0"
 
 
+@pytest.mark.case("encrypted image without decrypt_cb", "ESP_FAIL; nothing written")
 def test_without_decrypt_cb_the_encrypted_image_is_refused_before_writing(interp, server, pki, tmp_path):
     flash = new_flash(tmp_path)
     res = ota(interp, flash, "oneshot", server.url("app.enc"), pki["ca"])
@@ -177,7 +227,11 @@ def test_without_decrypt_cb_the_encrypted_image_is_refused_before_writing(interp
     assert set(flash.read_bytes()[0x310000:0x320000]) == {0xFF}
 
 
-@pytest.mark.parametrize("erase", ["bulk", "sector"])
+@pytest.mark.parametrize("erase", [
+    pytest.param("bulk", marks=pytest.mark.case("bulk_flash_erase true", "ESP_OK; the whole update partition erased")),
+    pytest.param("sector", marks=pytest.mark.case("sector erase (the default)",
+                                                  "ESP_OK; only the image's sectors erased")),
+])
 def test_flash_erase_modes(interp, server, pki, tmp_path, erase):
     flash = new_flash(tmp_path)
     opts = ["bulk_flash_erase=true"] if erase == "bulk" else []
@@ -192,6 +246,8 @@ def test_flash_erase_modes(interp, server, pki, tmp_path, erase):
     assert 0 <= otadata <= 2 * 4096, res["flash"]
 
 
+@pytest.mark.case("abort part-way, then ota_resumption with the bytes written (+100)",
+                  "ESP_OK; only the rest fetched, boots the new image")
 def test_ota_resumption_continues_after_the_bytes_already_written(interp, server, pki, tmp_path):
     """Abort part-way (as a reset would), then resume with the last WRITE_FLASH count: only the
     rest is downloaded, the earlier bytes are re-checked from flash, and the image boots."""
@@ -229,6 +285,8 @@ def test_ota_resumption_from_a_server_that_ignores_range(interp, server, pki, tm
     assert flashsim.boot(flashsim.Flash(str(flash))) == "ota_1"
 
 
+@pytest.mark.case("ota_resumption with partial_http_download over another image's written bytes",
+                  "ESP_ERR_OTA_VALIDATE_FAILED; boot partition unchanged")
 def test_ota_resumption_with_partial_download_and_a_wrong_offset(interp, server, pki, tmp_path):
     """Resuming over bytes that are not this image's: the SHA-256 catches it, boot untouched."""
     flash = new_flash(tmp_path)

@@ -32,6 +32,8 @@ def setup(tmp_path, pki):
         yield srv, flash
 
 
+@pytest.mark.case("examples/simple_ota.py with a new image",
+                  "ESP_OK; ESP-IDF's log lines, machine.reset(), boots the new image")
 def test_simple_ota_example(interp, setup, pki):
     srv, flash = setup
     proc = run_example(interp, "simple_ota.py", srv.url("new.bin"), pki["ca"], flash=flash)
@@ -43,6 +45,8 @@ def test_simple_ota_example(interp, setup, pki):
     assert flashsim.boot(flashsim.Flash(str(flash))) == "ota_1"
 
 
+@pytest.mark.case("examples/advanced_ota.py with a newer version, then the reboot",
+                  "ESP_OK; custom header, 16 KB ranges on one connection; new image runs, rollback cancelled")
 def test_advanced_ota_example_updates_then_marks_valid(interp, setup, pki):
     srv, flash = setup
     proc = run_example(interp, "advanced_ota.py", srv.url("new.bin"), pki["ca"], flash=flash)
@@ -58,6 +62,7 @@ def test_advanced_ota_example_updates_then_marks_valid(interp, setup, pki):
     assert "rollback cancelled" in boot.stdout
 
 
+@pytest.mark.case("advanced_ota.py with the running version", "exit 1 without updating; boot partition unchanged")
 def test_advanced_ota_example_skips_the_running_version(interp, setup, pki):
     srv, flash = setup
     proc = run_example(interp, "advanced_ota.py", srv.url("same.bin"), pki["ca"], flash=flash)
@@ -66,6 +71,8 @@ def test_advanced_ota_example_skips_the_running_version(interp, setup, pki):
     assert flashsim.boot(flashsim.Flash(str(flash))) == "ota_0"
 
 
+@pytest.mark.case("advanced_ota.py, versions empty, same app_elf_sha256",
+                  "exit 1 without updating; boot partition unchanged")
 def test_advanced_ota_example_compares_elf_sha_when_versions_are_empty(interp, setup, pki, tmp_path):
     """Stock MicroPython leaves version empty: the same build is recognised by app_elf_sha256."""
     srv, flash = setup
@@ -78,6 +85,7 @@ def test_advanced_ota_example_compares_elf_sha_when_versions_are_empty(interp, s
     assert flashsim.boot(flashsim.Flash(str(flash))) == "ota_0"
 
 
+@pytest.mark.case("advanced_ota.py, versions empty, another app_elf_sha256", "ESP_OK; boots the new image")
 def test_advanced_ota_example_updates_when_versions_are_empty_and_elf_sha_differs(interp, setup, pki, tmp_path):
     """The other half of the ELF SHA-256 rule: empty versions, another build -> the update runs."""
     srv, flash = setup
@@ -100,6 +108,8 @@ def run_scenario_script(interp, name, *args, flash):
     return [json.loads(line[7:]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
 
 
+@pytest.mark.case("rollback helpers with ota_1 empty, then after an OTA",
+                  "ESP_ERR_NOT_FOUND and ESP_ERR_OTA_ROLLBACK_FAILED; after the OTA the rollback boots ota_0")
 def test_rollback_helpers(interp, setup, pki):
     srv, flash = setup
     # Nothing in ota_1 yet: no rollback possible.

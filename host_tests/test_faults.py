@@ -51,10 +51,12 @@ REGIONS = {
 }
 CUTS_PER_REGION = 24
 PASSES = 2
-# Heap growth allowed per case: MicroPython's GC scans the C stack conservatively, so a stale
-# word there can hold one small block (seen: 32 bytes, freed a few OTAs later); CPython's count
-# of allocated blocks moves by a few with its free lists.
-SLACK = {"micropython": 32, "cpython": 6}
+# Heap growth allowed per case, and per pass after the first: MicroPython's GC scans the C stack
+# conservatively, so a stale word there can hold one small block (seen: 32 bytes, freed a few
+# OTAs later); CPython's count of allocated blocks moves by a few with its free lists, and by up
+# to 8 when the machine is loaded (reads split differently). A leak of one block per OTA shows
+# as 134 in the pass check.
+SLACK = {"micropython": 32, "cpython": 16}
 
 
 def head(status=b"200 OK", *fields):
@@ -217,7 +219,8 @@ def results(board, pki, tmp_path_factory):
         for interp in ("cpython", "micropython"):
             res = run_scenario(interp, "ota_faults.py", str(d / "cases.json"), str(PASSES),
                                env={"ESP32_FLASH": str(board)}, timeout=600)
-            assert res["running"] == "ota_0" and res["count"] == PASSES * len(cases), res.result
+            assert res["count"] == PASSES * len(cases), res.result
+            RUNNING_AFTER[interp] = res["running"]
             rows = [json.loads(line[5:]) for line in res.stdout.splitlines() if line.startswith("CASE ")]
             assert len(rows) == PASSES * len(cases)
             for r, after in zip(rows, [r["heap"] for r in rows[1:]] + [res["heap_end"]]):
@@ -233,6 +236,7 @@ def results(board, pki, tmp_path_factory):
 
 
 RETAINED = {}  # interp -> live heap after all the OTAs less before the first
+RUNNING_AFTER = {}  # interp -> the partition the process ran from, after every case
 CUT_COUNT = len(region_cuts())
 assert CUT_COUNT >= 100
 
@@ -317,6 +321,7 @@ FIRST_PASS_LIMIT = {"micropython": 16384, "cpython": None}
 @pytest.mark.case("every fault case twice in one process, then gc.collect()",
                   "the second pass leaves nothing on the heap; the first only interned names and the byte kernels")
 def test_heap_after_all_faults_is_back_to_before(interp, results):
+    assert RUNNING_AFTER[interp] == "ota_0"
     first, *later = RETAINED[interp]
     print("\n%s: %d OTAs; live heap after each pass less before the first OTA: %s %s" % (
         interp, len(results[interp]), RETAINED[interp], "bytes" if interp == "micropython" else "blocks"))

@@ -218,7 +218,11 @@ def check_against_esptool(res, data, name):
         assert run["done"] is True
 
 
-@pytest.mark.parametrize("name", ALL_IMAGES)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.case(
+    "%s fed at splits 1, 7, 4096 and random, copied and direct" % n,
+    "ESP_OK; header, app description, segments and verdict as esptool reads them" if n in APP_IMAGES
+    else "ESP_OK verdict, head ESP_FAIL (no app description); header and segments as esptool reads them"))
+    for n in ALL_IMAGES])
 def test_image_fields_segments_and_verdict_match_esptool(interp, name, images):
     path = images[name]
     data = path.read_bytes()
@@ -232,8 +236,11 @@ def test_image_fields_segments_and_verdict_match_esptool(interp, name, images):
     check_against_esptool(res, data, name)
 
 
-@pytest.mark.parametrize("name", ["esp32-app-template.bin", "esp_idf_blink_esp32s2.bin", "helloworld-esp32.bin",
-                                  "bootloader_esp32.bin"])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.case(
+    "one flipped byte in the %s of %s" % ("segment data or checksum" if n == "bootloader_esp32.bin"
+                                          else "segment data, checksum or digest", n),
+    "ESP_ERR_OTA_VALIDATE_FAILED, as esptool"))
+    for n in ["esp32-app-template.bin", "esp_idf_blink_esp32s2.bin", "helloworld-esp32.bin", "bootloader_esp32.bin"]])
 def test_damaged_real_images_fail_like_esptool(interp, name, tmp_path):
     """A flipped byte in segment data, in the checksum byte and in the appended digest."""
     data = (IMAGES / name).read_bytes()
@@ -334,6 +341,8 @@ plausible_st = st.builds(lambda count, mid, flag, tail: bytes([0xE9, count]) + m
 @PROPS
 @given(data=st.binary(max_size=700) | st.binary(max_size=40).map(lambda b: b"\xe9" + b) | plausible_st,
        cuts=cuts_st, mode=mode_st, stream_known=st.booleans())
+@pytest.mark.case("150 random byte strings (bare, behind the magic, behind a plausible header) at random splits",
+                  "verdict as esptool's; nothing raised but ESP_ERR_OTA_VALIDATE_FAILED")
 def test_random_bytes_agree_with_esptool(data, cuts, mode, stream_known):
     compare(data, cuts, mode, stream_known)
 
@@ -423,6 +432,8 @@ def mutate(draw, data):
 
 @PROPS
 @given(data=synthetic_images(), cuts=cuts_st, mode=mode_st, stream_known=st.booleans())
+@pytest.mark.case("150 well-formed images of 1 to 6 segments, then mutated, at random splits",
+                  "verdict as esptool's; nothing raised but ESP_ERR_OTA_VALIDATE_FAILED")
 def test_synthetic_images_agree_with_esptool(data, cuts, mode, stream_known):
     compare(data, cuts, mode, stream_known)
 
@@ -440,6 +451,8 @@ def mutated_real_images(draw):
 
 @PROPS
 @given(data=mutated_real_images(), cuts=cuts_st, mode=mode_st, stream_known=st.booleans())
+@pytest.mark.case("150 mutated small real images at random splits",
+                  "verdict as esptool's; nothing raised but ESP_ERR_OTA_VALIDATE_FAILED")
 def test_mutated_real_images_agree_with_esptool(data, cuts, mode, stream_known):
     compare(data, cuts, mode, stream_known)
 
@@ -447,6 +460,8 @@ def test_mutated_real_images_agree_with_esptool(data, cuts, mode, stream_known):
 @settings(deadline=None, max_examples=100, database=None)
 @given(name=st.sampled_from(SMALL_REAL), cuts=cuts_st, mode=mode_st, stream_known=st.booleans(),
        tail=st.binary(max_size=300))
+@pytest.mark.case("small real images with up to 300 trailing bytes at random splits",
+                  "ESP_OK; image_len without the trailing bytes")
 def test_real_images_pass_at_any_split_with_any_trailing_bytes(name, cuts, mode, stream_known, tail):
     data = SMALL_REAL_DATA[name] + tail
     r, ref = compare(data, cuts, mode, stream_known)
@@ -454,6 +469,8 @@ def test_real_images_pass_at_any_split_with_any_trailing_bytes(name, cuts, mode,
     assert r["image_len"] == len(SMALL_REAL_DATA[name])
 
 
+@pytest.mark.case("header-only image with segment count 0 (esptool loads it)",
+                  "ESP_ERR_OTA_VALIDATE_FAILED (segment count 0)")
 def test_segment_count_zero_is_refused_although_esptool_loads_it():
     # Header-only image: 24 bytes, no segments, 7 zero bytes of padding, checksum 0xEF.
     data = bytes([0xE9, 0]) + bytes(22) + bytes(7) + b"\xef"
@@ -462,6 +479,7 @@ def test_segment_count_zero_is_refused_although_esptool_loads_it():
     assert r["ok"] is False and "segment count 0" in r["msg"]
 
 
+@pytest.mark.case("image of 17 segments", "ESP_ERR_OTA_VALIDATE_FAILED (segment count 17), esptool refuses too")
 def test_more_than_16_segments_are_refused_by_both():
     data = build_image([(0x3FFC0000, b"\x01\x02\x03\x04")] * 17, 1, bytes(21))
     ref = esptool_view(data)
@@ -477,6 +495,8 @@ def test_hash_appended_byte_other_than_0_or_1_is_refused_by_esptool():
     assert ref["loaded"] is False and "append_digest" in ref["error"]
 
 
+@pytest.mark.case("header byte 23 (hash_appended) set to 2",
+                  "ESP_ERR_OTA_VALIDATE_FAILED (taken as a hash, as ESP-IDF does)")
 def test_hash_appended_byte_2_is_a_hash_as_in_esp_idf():
     """ESP-IDF (process_appended_hash: `if (data->image.hash_appended)`) takes any non-zero byte 23."""
     # helloworld-esp32.bin with header byte 23 set to 2: its SHA-256 no longer matches (the
@@ -487,6 +507,7 @@ def test_hash_appended_byte_2_is_a_hash_as_in_esp_idf():
     assert r["ok"] is False
 
 
+@pytest.mark.case("segment length 1, not a multiple of 4 (esptool loads it)", "ESP_ERR_OTA_VALIDATE_FAILED")
 def test_unaligned_segment_length_is_refused_as_in_esp_idf():
     """ESP-IDF's verify_segment_header() rejects a length that is not a multiple of 4."""
     # esp32c3_header_min_rev.bin (one empty segment) with that segment's length set to 1: its
@@ -504,6 +525,8 @@ def run_case(interp, path, *opts):
     return run_scenario(interp, "image_check.py", path, *opts, heap=MP_HEAP)
 
 
+@pytest.mark.case("the first 64000 bytes of a real app, body length unknown then known",
+                  "ESP_ERR_OTA_VALIDATE_FAILED at the verdict, then in feed()")
 def test_idf_truncated_image(interp):
     """advanced_https_ota's truncated_bin: the first 64000 bytes of a real app."""
     path = IMAGES / "esp32-app-template.bin"
@@ -519,6 +542,8 @@ def test_idf_truncated_image(interp):
     assert "101388" in run["msg"] and "64000" in run["msg"], run["msg"]  # segment 0's length, the body's
 
 
+@pytest.mark.case("the first 180 bytes of a real app (the head needs 288)",
+                  "head ESP_FAIL naming 180 and 288; verdict not ok")
 def test_idf_truncated_header(interp):
     """advanced_https_ota's truncated_header: 180 bytes, less than the 288 the head needs."""
     res = run_case(interp, IMAGES / "esp32-app-template.bin", "prefix=180", "splits=7")
@@ -528,7 +553,13 @@ def test_idf_truncated_header(interp):
     assert res["runs"][0]["ok"] is False
 
 
-@pytest.mark.parametrize("first", [0x00, 0xE9])
+@pytest.mark.parametrize("first", [
+    pytest.param(0x00, marks=pytest.mark.case(
+        "32000 random bytes, the first 0x00", "head ESP_FAIL (byte 0); verdict ESP_ERR_OTA_VALIDATE_FAILED")),
+    pytest.param(0xE9, marks=pytest.mark.case(
+        "32000 random bytes, the first 0xE9 (the magic)",
+        "head ESP_FAIL (no app description); verdict ESP_ERR_OTA_VALIDATE_FAILED")),
+])
 def test_idf_random_data(interp, tmp_path, first):
     """advanced_https_ota's random_bin: 32000 random bytes whose first byte is 0 (ESP-IDF's
     test forces it, so 0xE9 cannot turn up by chance); also with 0xE9 forced in."""
@@ -543,6 +574,8 @@ def test_idf_random_data(interp, tmp_path, first):
     assert esptool_view(data)["ok"] is False
 
 
+@pytest.mark.case("ESP32 app whose header says chip id 2 (ESP32-S2)",
+                  "ESP_ERR_INVALID_VERSION from the chip check; image valid")
 def test_idf_wrong_chip_id(interp, tmp_path):
     """An ESP32 app whose header says ESP32-S2 (bytes 12-13), checksum and hash recomputed."""
     data = imagetools.with_chip_id((IMAGES / "esp32-app-template.bin").read_bytes(), 2)
@@ -556,6 +589,7 @@ def test_idf_wrong_chip_id(interp, tmp_path):
     assert esptool_view(data, "esp32s2")["ok"] is True
 
 
+@pytest.mark.case("five images padded with random bytes to a multiple of 289", "ESP_OK; trailing bytes ignored")
 def test_idf_image_padded_to_multiple_of_289(interp, tmp_path):
     """Images padded with random bytes to a multiple of 289 bytes (the size of esp_image_header_t
     + one segment header + esp_app_desc_t + 1, ESP-IDF's old OTA buffer): trailing bytes are
@@ -575,6 +609,8 @@ def test_idf_image_padded_to_multiple_of_289(interp, tmp_path):
         assert esptool_view(padded, chip_of(padded))["ok"] is True
 
 
+@pytest.mark.case("image minimum revision v3.0 on a v1.0 chip, then on a v3.0 chip",
+                  "ESP_ERR_INVALID_VERSION; then ESP_OK")
 def test_idf_min_chip_revision_above_the_chip(interp, tmp_path):
     data = imagetools.with_chip_revisions((IMAGES / "esp32-app-template.bin").read_bytes(), 300, 0xFFFF)
     path = tmp_path / "min-rev-300.bin"
@@ -588,6 +624,8 @@ def test_idf_min_chip_revision_above_the_chip(interp, tmp_path):
     assert res["chip"]["ok"] is True
 
 
+@pytest.mark.case("ESP32-S2 image with max_chip_rev_full 0 on a v3.0 S2, then on an ESP32",
+                  "ESP_OK (no maximum); ESP_ERR_INVALID_VERSION on the ESP32")
 def test_idf_max_chip_revision_0_means_no_maximum(interp):
     """esp_idf_blink_esp32s2.bin's max_chip_rev_full is 0: no upper bound."""
     path = IMAGES / "esp_idf_blink_esp32s2.bin"
@@ -597,6 +635,8 @@ def test_idf_max_chip_revision_0_means_no_maximum(interp):
     assert run_case(interp, path, "chip=0,300", "splits=4096")["chip"]["code"] == ESP_ERR_INVALID_VERSION
 
 
+@pytest.mark.case("48-byte header-only C3 image, minimum revision v2.55, on chips v2.54 and v2.55",
+                  "head ESP_FAIL (48 of 288); ESP_ERR_INVALID_VERSION on v2.54, ESP_OK on v2.55")
 def test_header_only_image_min_revision_2_55(interp):
     """esp32c3_header_min_rev.bin: 48 bytes, min chip revision v2.55; too short for parse_head."""
     path = IMAGES / "esp32c3_header_min_rev.bin"
@@ -609,8 +649,11 @@ def test_header_only_image_min_revision_2_55(interp):
 
 # ---------------------------------------------------------------------------- 4. kernels
 
-@pytest.mark.parametrize("name", ["esp32-app-template.bin", "esp_idf_blink_esp32s2.bin", "bootloader_esp32.bin",
-                                  "esp32c6-appdesc.bin", "helloworld-esp32s3.bin"])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.case(
+    "viper and plain kernels on %s, intact and with a flipped segment byte" % n,
+    "same checksum, verdict and message at every split"))
+    for n in ["esp32-app-template.bin", "esp_idf_blink_esp32s2.bin", "bootloader_esp32.bin",
+              "esp32c6-appdesc.bin", "helloworld-esp32s3.bin"]])
 def test_native_and_plain_kernels_agree_on_every_split(interp, name, tmp_path):
     """Viper kernels vs the plain fallback: the same checksum and verdict at every split size,
     on the intact image and on one with a segment data byte flipped."""
@@ -633,6 +676,8 @@ def test_native_and_plain_kernels_agree_on_every_split(interp, name, tmp_path):
         assert len({r["computed"] for r in runs}) == 1
 
 
+@pytest.mark.case("the package imported in-process under CPython (micropython shim)",
+                  "viper kernels in use, not the plain fallback")
 def test_kernels_in_process_are_the_native_ones():
     # The property tests above ran with the viper kernels (through the CPython shim).
     assert _kernels.NATIVE is True

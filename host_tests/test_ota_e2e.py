@@ -96,6 +96,8 @@ def assert_failed_safely(res, before, flash_path, tmp_path, code):
     assert boots(flash_path, tmp_path) == "ota_0"
 
 
+@pytest.mark.case("good image, one-shot esp_https_ota()",
+                  "ESP_OK; written byte for byte, events in order, boots the new image")
 def test_good_image_lands_byte_for_byte_and_boots(interp, flash, server, pki, tmp_path):
     before = snapshot(flash)
     res = ota(interp, flash, "oneshot", server.url("app.bin"), pki["ca"])
@@ -115,6 +117,8 @@ def test_good_image_lands_byte_for_byte_and_boots(interp, flash, server, pki, tm
     assert written == sorted(written) and written[-1] >= len(NEW_APP)
 
 
+@pytest.mark.case("good image, step by step (begin, get_img_desc, perform, finish)",
+                  "ESP_OK; app description and progress reported, boots the new image")
 def test_step_by_step_api_reports_description_and_progress(interp, flash, server, pki, tmp_path):
     res = ota(interp, flash, "steps", server.url("app.bin"), pki["ca"])
     assert res["ok"] is True, res.result
@@ -130,6 +134,8 @@ def test_step_by_step_api_reports_description_and_progress(interp, flash, server
     assert boots(flash, tmp_path) == "ota_1"
 
 
+@pytest.mark.case("CA file of another CA than the server's",
+                  "ESP_ERR_HTTP_CONNECT; nothing written, boot partition unchanged")
 def test_wrong_ca_fails_and_leaves_boot_untouched(interp, flash, server, pki, tmp_path):
     before = snapshot(flash)
     res = ota(interp, flash, "oneshot", server.url("app.bin"), pki["other_ca"])
@@ -138,12 +144,14 @@ def test_wrong_ca_fails_and_leaves_boot_untouched(interp, flash, server, pki, tm
     assert snapshot(flash)["ota_1"] == before["ota_1"]  # nothing was written at all
 
 
+@pytest.mark.case("server certificate for another host name", "ESP_ERR_HTTP_CONNECT; boot partition unchanged")
 def test_wrong_hostname_fails(interp, flash, wrong_host_server, pki, tmp_path):
     before = snapshot(flash)
     res = ota(interp, flash, "oneshot", wrong_host_server.url("app.bin"), pki["ca"])
     assert_failed_safely(res, before, flash, tmp_path, ESP_ERR_HTTP_CONNECT)
 
 
+@pytest.mark.case("image URL that answers 404", "ESP_FAIL naming 404; boot partition unchanged")
 def test_404_fails_with_the_status_code(interp, flash, server, pki, tmp_path):
     before = snapshot(flash)
     res = ota(interp, flash, "oneshot", server.url("missing.bin"), pki["ca"])
@@ -151,6 +159,7 @@ def test_404_fails_with_the_status_code(interp, flash, server, pki, tmp_path):
     assert "404" in res["msg"]
 
 
+@pytest.mark.case("abort() after 20 perform() calls", "ESP_OK; ABORT event, boot partition unchanged")
 def test_abort_leaves_boot_untouched(interp, flash, server, pki, tmp_path):
     before = snapshot(flash)
     res = ota(interp, flash, "abort", server.url("app.bin"), pki["ca"], "perform_calls=20")
@@ -162,6 +171,8 @@ def test_abort_leaves_boot_untouched(interp, flash, server, pki, tmp_path):
     assert boots(flash, tmp_path) == "ota_0"
 
 
+@pytest.mark.case("image with one flipped byte in its first segment",
+                  "ESP_ERR_OTA_VALIDATE_FAILED; boot partition unchanged")
 def test_corrupt_image_is_refused_at_finish(interp, flash, server, pki, tmp_path):
     before = snapshot(flash)
     res = ota(interp, flash, "oneshot", server.url("corrupt.bin"), pki["ca"])
@@ -169,6 +180,8 @@ def test_corrupt_image_is_refused_at_finish(interp, flash, server, pki, tmp_path
     assert "checksum" in res["msg"] or "SHA-256" in res["msg"]
 
 
+@pytest.mark.case("image truncated to its first 64000 bytes",
+                  "ESP_ERR_OTA_VALIDATE_FAILED naming 64000; boot partition unchanged")
 def test_truncated_image_is_refused(interp, flash, server, pki, tmp_path):
     before = snapshot(flash)
     res = ota(interp, flash, "oneshot", server.url("truncated.bin"), pki["ca"])
@@ -176,12 +189,15 @@ def test_truncated_image_is_refused(interp, flash, server, pki, tmp_path):
     assert "64000" in res["msg"]
 
 
+@pytest.mark.case("connection cut after 100000 bytes", "ESP_ERR_HTTP_INCOMPLETE_DATA; boot partition unchanged")
 def test_cut_connection_is_an_error_not_a_short_image(interp, flash, server, pki, tmp_path):
     before = snapshot(flash)
     res = ota(interp, flash, "oneshot", server.url("app.bin?cut_after=100000"), pki["ca"])
     assert_failed_safely(res, before, flash, tmp_path, ESP_ERR_HTTP_INCOMPLETE_DATA)
 
 
+@pytest.mark.case("image built for the ESP32-S2 (chip id 2)",
+                  "ESP_ERR_INVALID_VERSION; nothing written, boot partition unchanged")
 def test_image_for_another_chip_is_refused_before_writing(interp, flash, server, pki, tmp_path):
     before = snapshot(flash)
     res = ota(interp, flash, "oneshot", server.url("s2.bin"), pki["ca"])
@@ -190,6 +206,7 @@ def test_image_for_another_chip_is_refused_before_writing(interp, flash, server,
     assert snapshot(flash)["ota_1"] == before["ota_1"]
 
 
+@pytest.mark.case("bootloader image (no app description)", "ESP_FAIL; nothing written, boot partition unchanged")
 def test_bootloader_image_is_refused_before_writing(interp, flash, server, pki, tmp_path):
     before = snapshot(flash)
     res = ota(interp, flash, "oneshot", server.url("bootloader.bin"), pki["ca"])
@@ -198,6 +215,7 @@ def test_bootloader_image_is_refused_before_writing(interp, flash, server, pki, 
     assert snapshot(flash)["ota_1"] == before["ota_1"]
 
 
+@pytest.mark.case("http:// URL without allow_http_insecure_transport", "ESP_ERR_INVALID_ARG; boot partition unchanged")
 def test_plain_http_is_refused_by_default(interp, flash, tmp_path):
     before = snapshot(flash)
     res = ota(interp, flash, "oneshot", "http://localhost:1/app.bin", "-")
@@ -205,6 +223,7 @@ def test_plain_http_is_refused_by_default(interp, flash, tmp_path):
     assert "http://" in res["msg"]
 
 
+@pytest.mark.case("image sent as a chunked body", "ESP_OK; written byte for byte, boots the new image")
 def test_chunked_body_lands_and_boots(interp, flash, server, pki, tmp_path):
     res = ota(interp, flash, "oneshot", server.url("app.bin?chunked=5000"), pki["ca"])
     assert res["ok"] is True, res.result
@@ -212,6 +231,8 @@ def test_chunked_body_lands_and_boots(interp, flash, server, pki, tmp_path):
     assert boots(flash, tmp_path) == "ota_1"
 
 
+@pytest.mark.case("partial_http_download with max_http_request_size 4096",
+                  "ESP_OK; one TLS connection, boots the new image")
 def test_partial_download_uses_one_tls_connection(interp, flash, server, pki, tmp_path):
     server.reset_counters()
     res = ota(interp, flash, "steps", server.url("app.bin"), pki["ca"],
@@ -224,6 +245,7 @@ def test_partial_download_uses_one_tls_connection(interp, flash, server, pki, tm
     assert boots(flash, tmp_path) == "ota_1"
 
 
+@pytest.mark.case("partial_http_download with the default max_http_request_size", "ESP_OK; 64 KB ranges")
 def test_partial_download_default_request_size_is_64k(interp, flash, server, pki):
     server.reset_counters()
     res = ota(interp, flash, "oneshot", server.url("app.bin"), pki["ca"], "partial_http_download=true")
@@ -231,6 +253,7 @@ def test_partial_download_default_request_size_is_64k(interp, flash, server, pki
     assert [r["headers"]["range"] for r in server.requests][:2] == ["bytes=0-65535", "bytes=65536-131071"]
 
 
+@pytest.mark.case("server requires a header that http_client_init_cb sets", "ESP_OK; boots the new image")
 def test_init_cb_header_reaches_the_server(interp, flash, server, pki, tmp_path):
     url = server.url("app.bin", require_header="Authorization:Bearer t0ken")
     res = ota(interp, flash, "oneshot", url, pki["ca"], "init_header=Authorization:Bearer t0ken")
@@ -238,6 +261,7 @@ def test_init_cb_header_reaches_the_server(interp, flash, server, pki, tmp_path)
     assert boots(flash, tmp_path) == "ota_1"
 
 
+@pytest.mark.case("http_client_init_cb returns ESP_FAIL", "ESP_FAIL; no connection, boot partition unchanged")
 def test_init_cb_error_aborts_begin_with_that_error(interp, flash, server, pki, tmp_path):
     before = snapshot(flash)
     server.reset_counters()
@@ -247,6 +271,7 @@ def test_init_cb_error_aborts_begin_with_that_error(interp, flash, server, pki, 
     assert server.connections == 0  # before the first request
 
 
+@pytest.mark.case("If-None-Match with the image's ETag (304)", "ESP_ERR_HTTP_NOT_MODIFIED; boot partition unchanged")
 def test_unchanged_image_is_skipped_with_not_modified(interp, flash, server, pki, tmp_path):
     before = snapshot(flash)
     etag = '"%s"' % hashlib.sha256(NEW_APP).hexdigest()[:16]
@@ -254,6 +279,8 @@ def test_unchanged_image_is_skipped_with_not_modified(interp, flash, server, pki
     assert_failed_safely(res, before, flash, tmp_path, 0x7009)  # ESP_ERR_HTTP_NOT_MODIFIED
 
 
+@pytest.mark.case("Content-Length above a 1 MB update partition",
+                  "ESP_ERR_INVALID_SIZE; nothing written, boot partition unchanged")
 def test_image_too_large_for_the_partition_is_refused_in_begin(interp, tmp_path, server, pki):
     """A 1 MB update partition and a Content-Length above it: refused before anything is written."""
     path = tmp_path / "small.bin"
@@ -272,11 +299,18 @@ def test_image_too_large_for_the_partition_is_refused_in_begin(interp, tmp_path,
 
 
 @pytest.mark.parametrize("revision,image_min,image_max,ok", [
-    (300, 0, 0, True),          # no constraints (max 0: no maximum)
-    (300, 0, 0xFFFF, True),     # max 0xFFFF: no maximum
-    (100, 300, 0xFFFF, False),  # chip v1.0 below the image's minimum v3.0
-    (301, 0, 300, False),       # chip v3.1 above the image's maximum v3.0
-    (300, 300, 399, True),
+    pytest.param(300, 0, 0, True,  # no constraints (max 0: no maximum)
+                 marks=pytest.mark.case("chip v3.0, image min v0.0 and max 0 (no maximum)", "ESP_OK")),
+    pytest.param(300, 0, 0xFFFF, True,  # max 0xFFFF: no maximum
+                 marks=pytest.mark.case("chip v3.0, image max 0xFFFF (no maximum)", "ESP_OK")),
+    pytest.param(100, 300, 0xFFFF, False,  # chip v1.0 below the image's minimum v3.0
+                 marks=pytest.mark.case("chip v1.0 below the image's minimum v3.0",
+                                        "ESP_ERR_INVALID_VERSION; nothing written, boot partition unchanged")),
+    pytest.param(301, 0, 300, False,  # chip v3.1 above the image's maximum v3.0
+                 marks=pytest.mark.case("chip v3.1 above the image's maximum v3.0",
+                                        "ESP_ERR_INVALID_VERSION; nothing written, boot partition unchanged")),
+    pytest.param(300, 300, 399, True,
+                 marks=pytest.mark.case("chip v3.0 inside the image's window v3.0 to v3.99", "ESP_OK")),
 ])
 def test_chip_revision_window(interp, flash, server, pki, tmp_path, fw_dir, revision, image_min, image_max, ok):
     name = "rev-%d-%d.bin" % (image_min, image_max)

@@ -140,6 +140,18 @@ def test_basic_credentials_stay_with_their_origin(interp, flash, srv, servers, p
     assert second.requests and all("authorization" not in h for h in sent_headers(second))
 
 
+@pytest.mark.case("Basic credentials configured, a redirect before any 401, then a 401 from the new origin",
+                  "ESP_FAIL (401); credentials never sent to the new origin")
+def test_basic_credentials_are_not_offered_to_a_new_origin_that_asks(interp, flash, srv, servers, pki):
+    second = servers["second"]
+    # The origin never asked (no 401 retry used up); the new origin asks: it must not get them.
+    url = srv.url("redirect", to=second.url("app.bin", auth="ota:s3cr3t-pw"))
+    res = ota(interp, flash, url, pki["ca"], "http.username=ota", "http.password=s3cr3t-pw")
+    assert_refused(res, ESP_FAIL, "401")
+    assert all("authorization" not in h for h in sent_headers(srv))
+    assert second.requests and all("authorization" not in h for h in sent_headers(second))
+
+
 @pytest.mark.case("Authorization header set in http_client_init_cb, then a redirect to another origin",
                   "header not sent to the new origin")
 def test_init_cb_authorization_stays_with_its_origin(interp, flash, srv, servers, pki):

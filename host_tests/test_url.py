@@ -105,17 +105,25 @@ def url_results(tmp_path_factory):
     return {interp: run_scenario(interp, "url_check.py", path).result for interp in INTERPRETERS}
 
 
-@pytest.mark.parametrize("i", range(len(RESOLVE)), ids=["%s + %r" % (b, r) for b, r, _ in RESOLVE])
+ERR_NAMES = {ESP_ERR_INVALID_ARG: "ESP_ERR_INVALID_ARG",
+             ESP_ERR_HTTP_INVALID_TRANSPORT: "ESP_ERR_HTTP_INVALID_TRANSPORT"}
+
+
+@pytest.mark.parametrize("i", [pytest.param(i, id="%s + %r" % (b, r), marks=pytest.mark.case(
+    "resolve %r against %s" % (r, b), "ESP_OK; %r" % e)) for i, (b, r, e) in enumerate(RESOLVE)])
 def test_resolve(interp, url_results, i):
     assert url_results[interp]["resolve"][i] == ["ok", RESOLVE[i][2]]
 
 
-@pytest.mark.parametrize("i", range(len(SPLIT_OK)), ids=[u for u, _ in SPLIT_OK])
+@pytest.mark.parametrize("i", [pytest.param(i, id=u, marks=pytest.mark.case(
+    "split %r" % u, "ESP_OK; %r" % (tuple(parts),))) for i, (u, parts) in enumerate(SPLIT_OK)])
 def test_split(interp, url_results, i):
     assert url_results[interp]["split"][i] == ["ok", SPLIT_OK[i][1]]
 
 
-@pytest.mark.parametrize("i", range(len(SPLIT_ERR)), ids=[repr(u) for u, _, _ in SPLIT_ERR])
+@pytest.mark.parametrize("i", [pytest.param(i, id=repr(u), marks=pytest.mark.case(
+    "split %r" % u, "%s (%s); no password in the message" % (ERR_NAMES[code], words)))
+    for i, (u, code, words) in enumerate(SPLIT_ERR)])
 def test_split_errors(interp, url_results, i):
     url, code, words = SPLIT_ERR[i]
     got = url_results[interp]["split"][len(SPLIT_OK) + i]
@@ -124,6 +132,8 @@ def test_split_errors(interp, url_results, i):
     assert SECRET not in got[2], got
 
 
+@pytest.mark.case("resolve against a base that is not absolute ('/fw/app.bin', '//u:s3cret@h/')",
+                  "ESP_ERR_INVALID_ARG (not absolute); no password in the message")
 def test_resolve_needs_an_absolute_base(interp, tmp_path):
     cases = json.dumps({"resolve": [["/fw/app.bin", "x"], ["//u:s3cret@h/", "x"]], "split": [],
                         "strip": [], "redact": []})
@@ -133,11 +143,13 @@ def test_resolve_needs_an_absolute_base(interp, tmp_path):
     assert all("not absolute" in g[2] and SECRET not in g[2] for g in got), got
 
 
-@pytest.mark.parametrize("i", range(len(STRIP)), ids=[u for u, _ in STRIP])
+@pytest.mark.parametrize("i", [pytest.param(i, id=u, marks=pytest.mark.case(
+    "strip_fragment %r" % u, "ESP_OK; %r" % want)) for i, (u, want) in enumerate(STRIP)])
 def test_strip_fragment(interp, url_results, i):
     assert url_results[interp]["strip"][i] == ["ok", STRIP[i][1]]
 
 
-@pytest.mark.parametrize("i", range(len(REDACT)), ids=[u for u, _ in REDACT])
+@pytest.mark.parametrize("i", [pytest.param(i, id=u, marks=pytest.mark.case(
+    "redact %r" % u, "ESP_OK; %r" % want)) for i, (u, want) in enumerate(REDACT)])
 def test_redact(interp, url_results, i):
     assert url_results[interp]["redact"][i] == ["ok", REDACT[i][1]]

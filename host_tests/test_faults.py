@@ -328,3 +328,24 @@ def test_heap_after_all_faults_is_back_to_before(interp, results):
     assert later and all(r - first <= SLACK[interp] for r in later)
     if FIRST_PASS_LIMIT[interp] is not None:
         assert first <= FIRST_PASS_LIMIT[interp]
+
+
+@pytest.mark.case("write_buffer_size of 2 MiB on a 256 KiB heap (MicroPython), twice",
+                  "ESP_ERR_NO_MEM; the socket closed, the heap and the modules given back, flash unchanged")
+def test_no_heap_for_the_write_buffer_is_esp_err_no_mem(interp, pki, tmp_path):
+    if interp == "cpython":
+        pytest.skip("CPython's heap is the host's: 2 MiB is not short there")
+    flash = tmp_path / "flash.bin"
+    flashsim.create_flash(str(flash), app_image=RUNNING_APP)
+    with FaultServer(pki) as srv:
+        srv.add("app", send(ok_head(len(NEW)), NEW))
+        (tmp_path / "cases.json").write_text(json.dumps([{"url": srv.url("app"), "ca": pki["ca"],
+                                                          "opts": {"write_buffer_size": 2 << 20}}]))
+        res = run_scenario(interp, "ota_faults.py", str(tmp_path / "cases.json"), "2", env={"ESP32_FLASH": str(flash)})
+    rows = [json.loads(line[5:]) for line in res.stdout.splitlines() if line.startswith("CASE ")]
+    assert len(rows) == 2
+    for r in rows:
+        assert r["code"] == 0x101 and "ran out of heap (write_buffer_size 2097152)" in r["msg"], r
+        assert r["otadata_same"] and r["running_same"] and r["boot"] == ["ota_0", "ota_0"]
+        assert r["fds"][0] == r["fds"][1]
+    assert res["retained"][1] - res["retained"][0] <= SLACK[interp]  # the second failure left nothing

@@ -64,7 +64,8 @@ def render(rows, outcomes):
     for key, nodeids in groups.items():
         passed = sum(1 for n in nodeids if outcomes.get(n) == "passed")
         failed = [n.split("::", 1)[1] for n in nodeids if outcomes.get(n) == "failed"]
-        result = "%d/%d passed" % (passed, len(nodeids))
+        skipped = sum(1 for n in nodeids if outcomes.get(n) == "skipped")
+        result = "%d/%d passed" % (passed, len(nodeids)) + (", %d skipped" % skipped if skipped else "")
         if failed:
             result += "; FAILED: " + ", ".join(failed)
         lines.append("%s %s |" % (key, cell(result)))

@@ -94,6 +94,7 @@ config_cases = {
     "decrypt_cb_not_callable": lambda: ota.begin(cfg(decrypt_cb="x")),
     "enc_img_header_size_str": lambda: ota.begin(cfg(enc_img_header_size="16")),
     "write_buffer_size_odd": lambda: ota.begin(cfg(write_buffer_size=1000)),
+    "write_buffer_size_huge": lambda: ota.begin(cfg(write_buffer_size=1 << 40)),
     "partition_str": lambda: ota.begin(cfg(partition="ota_1")),
     "partition_running": lambda: ota.begin(cfg(partition=running)),
     "partition_data": lambda: ota.begin(cfg(partition=esp32.Partition("nvs"))),

@@ -141,6 +141,8 @@ class Config:
         if self.buffer_size % _BLOCK:
             _fail("write_buffer_size", "must be a multiple of %d, not %d" % (_BLOCK, self.buffer_size))
         self.partition = update_partition(get("partition"))
+        if self.buffer_size > self.partition.info()[3]:
+            _fail("write_buffer_size", "of %d bytes is larger than the update partition" % self.buffer_size)
 
 
 def update_partition(asked):

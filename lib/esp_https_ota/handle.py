@@ -3,7 +3,7 @@
 from micropython import const
 
 from .errors import (
-    OTAError, err_to_name, forget, ESP_OK, ESP_FAIL, ESP_ERR_INVALID_ARG, ESP_ERR_INVALID_STATE,
+    OTAError, err_to_name, forget, ESP_OK, ESP_FAIL, ESP_ERR_NO_MEM, ESP_ERR_INVALID_ARG, ESP_ERR_INVALID_STATE,
     ESP_ERR_OTA_VALIDATE_FAILED, ESP_ERR_HTTPS_OTA_IN_PROGRESS,
 )
 from .events import (
@@ -19,9 +19,8 @@ _ST_CLOSED = const(4)  # finished or aborted: the handle is spent
 _OSERR_VALIDATE_FAILED = const(-0x1503)  # esp32.Partition.set_boot() on a bad image
 
 _active = None  # the open handle: one OTA at a time, as the flash can take only one
-# begin() imports these; they leave RAM with the handle, so that an app carrying on after an
-# OTA (failed or not) has the heap it had before begin(). The next begin() loads them again.
-# The byte kernels stay: a viper module's native code is not given back when it is unloaded.
+# begin() imports these; they leave RAM with the handle, so an app carrying on after an OTA has
+# the heap it had before (the byte kernels stay: a viper module's native code is never freed).
 _PIPELINE = ("writer", "image", "chip", "http", "response", "body", "transport", "ranges", "decrypt", "pem", "url")
 
 
@@ -49,7 +48,6 @@ def _check(h, first, last):
 
 def begin(config):
     """esp_https_ota_begin(): connect, send the GET, read the response head; returns a handle.
-
     Raises OTAError: ESP_ERR_INVALID_ARG (bad config; the message names the field),
     ESP_ERR_INVALID_STATE (an OTA is already open), ESP_ERR_HTTP_* / ESP_FAIL (connection, TLS or
     HTTP status), ESP_ERR_NOT_FOUND (no update partition), ESP_ERR_OTA_PARTITION_CONFLICT (the
@@ -66,16 +64,20 @@ def begin(config):
     if _active is not None:
         raise OTAError(ESP_ERR_INVALID_STATE, "another OTA is in progress: finish() or abort() it first")
     post(ESP_HTTPS_OTA_START)
-    from .writer import OTAWriter
+    h = None
+    try:  # on any failure (MemoryError included) the connection and the modules loaded go
+        from .writer import OTAWriter
 
-    # The buffers first, while the heap is whole; then the HTTP code, whose import fragments it.
-    h = _Handle(cfg.partition, OTAWriter(cfg.partition, cfg.buffer_size))
-    gc.collect()
-    from .http import HTTPClient
+        # The buffers first, while the heap is whole; then the HTTP code, whose import fragments it.
+        h = _Handle(cfg.partition, OTAWriter(cfg.partition, cfg.buffer_size))
+        gc.collect()
+        from .http import HTTPClient
 
-    try:
         h.client = HTTPClient(cfg.http)
         _open(h, cfg)
+    except MemoryError:  # as ESP-IDF's failed malloc, once what begin() held is given back
+        _release(h)
+        raise OTAError(ESP_ERR_NO_MEM, "begin() ran out of heap (write_buffer_size %d)" % cfg.buffer_size)
     except BaseException:
         _release(h)
         raise
@@ -169,19 +171,19 @@ def perform(h):
 
 def _release(h):
     global _active
-    if h.client is not None:
-        h.client.close()
-    h.client = h.source = h.writer = None  # drop the buffers now: the app wants the heap back
-    h.state = _ST_CLOSED
-    if _active is h:
-        _active = None
+    if h is not None:  # None: begin() failed before the handle was made
+        if h.client is not None:
+            h.client.close()
+        h.client = h.source = h.writer = None  # drop the buffers now: the app wants the heap back
+        h.state = _ST_CLOSED
+        if _active is h:
+            _active = None
     for name in _PIPELINE:
         forget(name)
 
 
 def finish(h):
     """esp_https_ota_finish(): validate the received image and make it the boot partition.
-
     The boot partition changes only here, only after the whole image arrived and matched.
     Raises OTAError: ESP_ERR_INVALID_STATE (handle closed), ESP_ERR_OTA_VALIDATE_FAILED
     (incomplete or corrupt image; the boot partition is left as it was)."""
@@ -208,7 +210,6 @@ def finish(h):
 
 def abort(h):
     """esp_https_ota_abort(): stop, close the connection, leave the boot partition untouched.
-
     Raises OTAError ESP_ERR_INVALID_STATE if the handle was already finished or aborted."""
     _check(h, _ST_BEGIN, _ST_SUCCESS)
     _release(h)
@@ -216,8 +217,7 @@ def abort(h):
     return ESP_OK
 
 
-def is_complete_data_received(h):
-    """True once the whole response body has been received."""
+def is_complete_data_received(h):  # True once the whole body is in
     _check(h, _ST_BEGIN, _ST_SUCCESS)
     return h.state == _ST_SUCCESS
 
@@ -238,18 +238,16 @@ def get_image_size(h):
     return h.size
 
 
-def get_status_code(h):
-    """The HTTP status of the last response; -1 for a closed handle."""
+def get_status_code(h):  # the last response's HTTP status; -1 for a closed handle
     if not isinstance(h, _Handle) or h.client is None:
         return -1
     return h.client.status
 
 
 def esp_https_ota(config):
-    """esp_https_ota(): the whole OTA in one call (begin, perform until done, finish).
-
-    On success the next boot runs the new image (call machine.reset()). On any failure the
-    OTA is aborted, the boot partition is untouched, and the OTAError is raised again."""
+    """esp_https_ota(): the whole OTA in one call (begin, perform until done, finish). On success
+    the next boot runs the new image (call machine.reset()); on any failure the OTA is aborted,
+    the boot partition is untouched, and the OTAError is raised again."""
     h = begin(config)
     try:
         while perform(h) == ESP_ERR_HTTPS_OTA_IN_PROGRESS:

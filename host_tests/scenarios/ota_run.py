@@ -9,23 +9,12 @@ import sys
 
 import esp32
 import esp_https_ota as ota
-
-
-def parse_value(v):
-    if v in ("true", "false"):
-        return v == "true"
-    try:
-        return int(v)
-    except ValueError:
-        return v
+from scenario_args import options
 
 
 def main():
     mode, url, ca_path = sys.argv[1], sys.argv[2], sys.argv[3]
-    opts = {}
-    for arg in sys.argv[4:]:
-        k, _, v = arg.partition("=")
-        opts[k] = parse_value(v)
+    opts = options(sys.argv[4:])
     perform_calls = opts.pop("perform_calls", 5)
     # write_events=last keeps only the latest WRITE_FLASH event (a 16 MiB image posts 4000).
     last_write_only = opts.pop("write_events", None) == "last"

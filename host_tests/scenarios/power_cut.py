@@ -14,15 +14,7 @@ import sys
 
 import esp32
 import esp_https_ota as ota
-
-
-def parse_value(v):
-    if v in ("true", "false"):
-        return v == "true"
-    try:
-        return int(v)
-    except ValueError:
-        return v
+from scenario_args import options
 
 
 def save_progress(path, n):
@@ -33,10 +25,7 @@ def save_progress(path, n):
 
 def main():
     url, ca_path = sys.argv[1], sys.argv[2]
-    opts = {}
-    for arg in sys.argv[3:]:
-        k, _, v = arg.partition("=")
-        opts[k] = parse_value(v)
+    opts = options(sys.argv[3:])
     xor = opts.pop("decrypt_xor", None)
     progress = opts.pop("progress", None)
     with open(ca_path) as f:

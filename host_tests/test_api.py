@@ -20,6 +20,8 @@ ESP_ERR_INVALID_STATE = 0x103
 ESP_ERR_NOT_SUPPORTED = 0x106
 ESP_ERR_OTA_PARTITION_CONFLICT = 0x1501
 ESP_ERR_OTA_VALIDATE_FAILED = 0x1503
+ESP_ERR_HTTP_CONNECTION_CLOSED = 0x7008
+ESP_ERR_HTTP_INCOMPLETE_DATA = 0x700C
 (START, CONNECTED, GET_IMG_DESC, VERIFY_CHIP_ID, VERIFY_CHIP_REVISION, DECRYPT_CB, WRITE_FLASH,
  UPDATE_BOOT_PARTITION, FINISH, ABORT) = range(10)
 
@@ -181,6 +183,17 @@ def test_event_sequence_of_an_aborted_ota(interp, server, pki, tmp_path):
     res = ota(interp, new_flash(tmp_path), "abort", server.url("app.bin"), pki["ca"], "perform_calls=3")
     assert [e for e, d in res["events"]] == [START, CONNECTED, GET_IMG_DESC, VERIFY_CHIP_ID, VERIFY_CHIP_REVISION,
                                              WRITE_FLASH, WRITE_FLASH, ABORT]
+
+
+@pytest.mark.case("perform() called again after it raised (body cut at 50,000 bytes)",
+                  "again ESP_ERR_HTTP_CONNECTION_CLOSED, not a crash; abort() works; boot partition unchanged")
+def test_perform_after_a_failed_perform_raises_connection_closed(interp, server, pki, tmp_path):
+    res = run_scenario(interp, "perform_after_error.py", server.url("app.bin", cut_after=50000), pki["ca"],
+                       env={"ESP32_FLASH": str(new_flash(tmp_path))})
+    assert res["first"][0] in (ESP_ERR_HTTP_INCOMPLETE_DATA, ESP_ERR_HTTP_CONNECTION_CLOSED), res.result
+    assert res["again"][0] == ESP_ERR_HTTP_CONNECTION_CLOSED, res.result
+    assert "closed by an earlier error" in res["again"][1]
+    assert res["abort"] == [0, ""] and res["boot"] == "ota_0"
 
 
 @pytest.mark.case("an event handler that raises", "ESP_OK; error printed, boots the new image")

@@ -45,7 +45,7 @@ def _checked(d, table, prefix):
         name = "%s%s" % (prefix, key)  # a key need not be a str
         if kind is None:
             _fail(name, "is unknown")
-        if v is None or kind in "ax":
+        elif v is None or kind in "ax":
             continue
         if kind == "i" and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
             _fail(name, "must be an int >= 0, not %r" % (v,))
@@ -59,6 +59,22 @@ def _checked(d, table, prefix):
 class HTTPConfig:
     """The http_config fields the HTTP client uses, with esp_http_client's defaults. Fields
     only, no methods, so that this module can be unloaded once the config is parsed."""
+
+    # Declared for the type checker (MicroPython compiles no code for them); set by http_config().
+    url: str  # without userinfo
+    dest: "tuple[str, str, int]"  # (scheme, host, port) of the first request
+    target: str  # its request-target
+    auth_host: str  # the host credentials may go to
+    credentials: "str | None"  # "user:password" for Basic auth
+    timeout_ms: int
+    max_redirects: int  # -1: redirects not followed
+    line_limit: int
+    user_agent: str
+    keepalive: bool
+    verify_name: "str | None"  # common_name, checked instead of the URL's host
+    cert_pem: "str | bytes | None"
+    client_cert: "str | bytes | None"
+    client_key: "str | bytes | None"
 
 
 def http_config(d, allow_http):

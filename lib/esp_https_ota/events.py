@@ -14,7 +14,7 @@ ESP_HTTPS_OTA_UPDATE_BOOT_PARTITION = 7
 ESP_HTTPS_OTA_FINISH = 8
 ESP_HTTPS_OTA_ABORT = 9
 
-_handlers = []  # (handler, arg) pairs
+_handlers: "list[tuple]" = []  # (handler, arg) pairs
 
 
 def event_handler_register(handler, arg=None):

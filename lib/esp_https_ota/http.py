@@ -63,14 +63,18 @@ class HTTPClient:
 
     # -- the stream, for response.py and body.py
     def read(self, buf, n):
+        sock = self._sock
+        if sock is None:  # closed by an error: perform() called again after it raised
+            raise self.fail(ESP_ERR_HTTP_CONNECTION_CLOSED, "is not connected (closed by an earlier error)")
         try:
-            return self._sock.readinto(buf, n)
+            return sock.readinto(buf, n)
         except OSError as e:
             raise self.read_error(e)
 
     def readline(self, limit):
         try:
-            return self._sock.readline(limit)
+            # Open here: only read_head() calls this, on the response to the request just sent.
+            return self._sock.readline(limit)  # type: ignore[union-attr]
         except OSError as e:
             raise self.read_error(e)
 
@@ -199,7 +203,7 @@ class HTTPClient:
         k = _put(req, k, b"\r\n")
         self.requests += 1
         try:
-            self._sock.write(req, 0, k)
+            self._sock.write(req, 0, k)  # type: ignore[union-attr]  # open: request() connected or reused it
         except OSError as e:
             raise self.fail(ESP_ERR_HTTP_WRITE_DATA, "could not be sent the request (%s)" % e)
 

@@ -87,6 +87,8 @@ class ImageValidator:
     keeps them); hash_block(buf, base, n) takes each flushed block for the SHA-256;
     verdict() raises ESP_ERR_OTA_VALIDATE_FAILED unless the whole image arrived and matched."""
 
+    header: ImageHeader  # set once the first HEADER_LEN bytes are in (no attribute before)
+
     def __init__(self, max_len, stream_len=-1):
         self._max_len = max_len  # the partition size: segments may not run past it
         self._stream_len = stream_len  # the body's length when known: segments may not run past it
@@ -103,7 +105,6 @@ class ImageValidator:
         self._sha = hashlib.sha256()
         self._hashed = 0
         self._piece = bytearray(16)  # the hashed region ends on a 16-byte boundary: see hash_block
-        self.header = None  # ImageHeader, once the first HEADER_LEN bytes are in
 
     def feed(self, buf, off, n, dst=None, doff=0):
         """Take the next n image bytes, buf[off:off+n]. With dst, also copy them to dst[doff:]

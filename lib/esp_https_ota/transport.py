@@ -48,7 +48,8 @@ def connect(host, port, cfg, tls_ctx):
             break
         except OSError as e:
             err = e
-            sock.close()
+            if sock is not None:  # None when socket() itself failed (e.g. ENFILE: no free lwIP socket)
+                sock.close()
             sock = None
     if sock is None:
         raise OTAError(ESP_ERR_HTTP_CONNECT, "cannot connect to %s (%s)" % (where, err))

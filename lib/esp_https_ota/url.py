@@ -31,7 +31,7 @@ def _remove_dots(path):
         return ""
     if path.endswith("/.") or path.endswith("/.."):
         path += "/"
-    out = []  # output buffer, one "/segment" (or a first "segment") per item
+    out: "list[str]" = []  # output buffer, one "/segment" (or a first "segment") per item
     i, n = 0, len(path)
     while i < n:
         if path.startswith("../", i):  # A

@@ -156,6 +156,7 @@ class OTAWriter:
 
     def _flush(self):
         """Hash the buffer's image bytes, then erase and write it at the cursor."""
+        buf: "bytearray | memoryview"  # _buf, or _last for the partition's last write
         base, fill, buf = self._base, self._fill, self._buf
         if base + fill > self._size:
             raise OTAError(ESP_ERR_INVALID_SIZE, "image runs past the end of the %d-byte update partition (byte %d)" % (

@@ -548,3 +548,22 @@ def test_app_version_of_real_images():
     assert versions["esp_idf_blink_esp32s2.bin"].startswith("qa-test-v5.0")
     for name in ("helloworld-esp32.bin", "bootloader_esp32.bin", "esp32c3_header_min_rev.bin"):
         assert versions[name] is None, name
+
+
+@pytest.mark.case("pip installs the server from the repository (wheel built offline, pinned setuptools)",
+                  "the esp-https-ota-server command runs from the installed copy")
+def test_pip_installs_the_server_command(tmp_path):
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
+    subprocess.run(pip + ["wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(tmp_path / "whl"),
+                          str(ROOT)], check=True, capture_output=True, timeout=300)
+    wheels = list((tmp_path / "whl").glob("esp_https_ota_server-*.whl"))
+    assert len(wheels) == 1
+    target = tmp_path / "site"
+    subprocess.run(pip + ["install", "-q", "--no-deps", "--no-index", "--target", str(target), str(wheels[0])],
+                   check=True, capture_output=True, timeout=300)
+    assert not (target / "esp_https_ota").exists()  # the board package is not part of it
+    env = dict(os.environ, PYTHONPATH=str(target))
+    proc = subprocess.run([sys.executable, str(target / "bin" / "esp-https-ota-server"), "--help"], env=env,
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "FILE_OR_DIR" in proc.stdout or "--ca-out" in proc.stdout

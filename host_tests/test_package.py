@@ -1,8 +1,7 @@
-"""The board package itself: it cross-compiles for both ESP32 code emitters, mip can install
-every file, and only modules a stock ESP32 firmware has are imported."""
+"""The board package itself: it cross-compiles for both ESP32 code emitters, and it and the
+device scripts import only modules a stock ESP32 firmware has (package.json: test_mip.py)."""
 
 import ast
-import json
 import subprocess
 
 import pytest
@@ -26,15 +25,10 @@ def test_mpy_cross_compiles(path, arch, tmp_path):
     assert out.stat().st_size > 0
 
 
-def test_package_json_lists_every_board_file_with_relative_urls():
-    pj = json.loads((ROOT / "package.json").read_text())
-    listed = {target: url for target, url in pj["urls"]}
-    expected = {"esp_https_ota/" + p.name: "lib/esp_https_ota/" + p.name for p in BOARD_FILES}
-    assert listed == expected
-    assert pj["version"] == (LIB / "esp_https_ota" / "__init__.py").read_text().split('__version__ = "')[1].split('"')[0]
+DEVICE_SCRIPTS = sorted((ROOT / "device_tests").glob("*.py"))  # run on a board with mpremote run
 
 
-@pytest.mark.parametrize("path", BOARD_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", BOARD_FILES + DEVICE_SCRIPTS, ids=lambda p: p.parent.name + "/" + p.name)
 def test_board_files_import_only_board_modules(path):
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
@@ -44,4 +38,4 @@ def test_board_files_import_only_board_modules(path):
         else:
             continue
         for name in names:
-            assert name.split(".")[0] in BOARD_MODULES, "%s imports %s" % (path.name, name)
+            assert name.split(".")[0] in BOARD_MODULES | {"esp_https_ota"}, "%s imports %s" % (path.name, name)

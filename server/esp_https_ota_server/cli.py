@@ -37,7 +37,7 @@ def _parser():
     return p
 
 
-def _on_sigterm(signum, frame):
+def _on_stop_signal(signum, frame):
     raise KeyboardInterrupt
 
 
@@ -111,7 +111,10 @@ def main(argv=None):
         if args.ca_out:
             with open(args.ca_out, "w") as f:
                 f.write(srv.ca_pem)
-        signal.signal(signal.SIGTERM, _on_sigterm)
+        # Ctrl-C and SIGTERM stop it, also when started in the background by a shell that
+        # leaves SIGINT ignored in its children (Python then installs no handler of its own).
+        signal.signal(signal.SIGINT, _on_stop_signal)
+        signal.signal(signal.SIGTERM, _on_stop_signal)
         _report(srv, args)
         srv.serve_forever()
     except KeyboardInterrupt:

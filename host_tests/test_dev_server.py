@@ -553,9 +553,12 @@ def test_app_version_of_real_images():
 @pytest.mark.case("pip installs the server from the repository (wheel built offline, pinned setuptools)",
                   "the esp-https-ota-server command runs from the installed copy")
 def test_pip_installs_the_server_command(tmp_path):
+    src = tmp_path / "src"  # a copy: setuptools writes build/ and *.egg-info beside the sources
+    shutil.copytree(SERVER_SRC, src / "server", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copy(ROOT / "pyproject.toml", src)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
     subprocess.run(pip + ["wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(tmp_path / "whl"),
-                          str(ROOT)], check=True, capture_output=True, timeout=300)
+                          str(src)], check=True, capture_output=True, timeout=300)
     wheels = list((tmp_path / "whl").glob("esp_https_ota_server-*.whl"))
     assert len(wheels) == 1
     target = tmp_path / "site"

@@ -11,6 +11,7 @@ certificates. Used by the e2e tests, the demo (`tools/demo.py`) and its own test
         url = srv.url("app.bin", chunked=7)      # keyword arguments become the query string
         ...
         srv.handshakes, srv.connections, srv.requests, srv.reset_counters()
+        srv.defaults["ignore_range"] = "1"       # every later request as if its URL said so
 
 Command line (for the demo):  python host_tests/https_server.py --dir DIR --pki PKIDIR [--port 0]
 prints one JSON line {"port": ..., "url": "https://localhost:PORT/", "ca_pem": "..."} and
@@ -59,6 +60,10 @@ Checked in this order: delay_ms, auth, require_header, status, then the path.
   status=NNN        answer NNN with a short text body ("503 Service Unavailable\\n") instead of
                     the file (no body for 1xx/204/304).
   ignore_range=1    ignore any Range header: 200 with the whole file (no Accept-Ranges).
+  If-Range          (request header) a Range is honoured only while the ETag (strong match) or the
+                    Last-Modified date (exact) it carries still holds; else 200, the whole file.
+  no_etag=1, no_last_modified=1, weak_etag=1
+                    leave out the ETag / the Last-Modified field, or send the ETag as W/"...".
   chunked=N         send the body with Transfer-Encoding: chunked in chunks of N bytes.
   chunk_sizes=7,4096,1
                     chunked, cycling through these chunk sizes (overrides chunked=N).
@@ -75,6 +80,8 @@ Checked in this order: delay_ms, auth, require_header, status, then the path.
                     If N >= body length the whole body is sent first (with chunked: every data
                     chunk but NOT the terminating 0-chunk). cut_rst=1 makes the close a TCP RST
                     (SO_LINGER 0) instead of a FIN.
+  cut_first=N       as cut_after, but only the first response to this exact path and query: the
+                    same URL asked again (a resume) gets its whole answer.
   stall_after=N     send headers and N body bytes, then send nothing more, keeping the connection
                     open, until the server stops or stall_s seconds (default 30) pass; then close
                     abruptly as for cut_after.
@@ -475,9 +482,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if n > 0:
             self.rfile.read(n)
         url = urlsplit(self.path)
-        q = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        q = dict(ota.defaults)  # server-wide faults, set by a test between runs; the URL's win
+        q.update({k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()})
         self.q = q
-        for k in ("delay_ms", "status", "chunked", "cut_after", "stall_after", "code", "n"):
+        for k in ("delay_ms", "status", "chunked", "cut_after", "cut_first", "stall_after", "code", "n"):
             if k in q:
                 int(q[k])  # a malformed number is a 400 now, not a broken response later
         if "stall_s" in q:
@@ -540,7 +548,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._simple(404, body=b"404 Not Found: %s\n" % path.encode("utf-8", "replace"))
         data, etag, mtime = ota._file_info(fpath)
         total = len(data)
-        common = [("ETag", etag), ("Last-Modified", email.utils.formatdate(mtime, usegmt=True))]
+        if self.q.get("weak_etag") == "1":
+            etag = "W/" + etag
+        last_modified = email.utils.formatdate(mtime, usegmt=True)
+        common = [("ETag", etag)] if self.q.get("no_etag") != "1" else []
+        if self.q.get("no_last_modified") != "1":
+            common.append(("Last-Modified", last_modified))
         inm = headers.get("if-none-match")
         if inm is not None:
             tags = [t.strip() for t in inm.split(",")]
@@ -550,6 +563,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if not ignore_range:
             common.append(("Accept-Ranges", "bytes"))
         rng = None if ignore_range else _parse_range(headers.get("range"), total)
+        if_range = headers.get("if-range")
+        if rng is not None and if_range is not None:
+            # RFC 9110 13.1.5: the Range only if the validator still matches (strong comparison;
+            # a date must equal Last-Modified exactly), else the whole current representation.
+            still = (if_range == etag and not etag.startswith("W/")) if if_range.startswith(('"', "W/")) \
+                else if_range == last_modified
+            if not still:
+                rng = None
         if rng == "unsatisfiable":
             return self._simple(416, common + [("Content-Range", "bytes */%d" % total)])
         if rng is not None:
@@ -604,6 +625,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         limit, action = None, None
         if "cut_after" in q:
             limit, action = int(q["cut_after"]), "cut"
+        elif "cut_first" in q and self.ota._cut_once(self.path):
+            limit, action = int(q["cut_first"]), "cut"
         elif "stall_after" in q:
             limit, action = int(q["stall_after"]), "stall"
         if sizes:
@@ -742,6 +765,8 @@ class OTAServer:
         self._socks = {}
         self._sni = {}
         self._files = {}
+        self._cut_paths = set()
+        self.defaults = {}  # query parameters every request gets unless its URL sets them
         self._serial = 0
         self._server = None
         self._thread = None
@@ -871,6 +896,13 @@ class OTAServer:
         with self._lock:
             self._requests.append(rec)
         return rec
+
+    def _cut_once(self, path):
+        """True the first time `path` (with its query) asks for a cut_first cut."""
+        with self._lock:
+            first = path not in self._cut_paths
+            self._cut_paths.add(path)
+        return first
 
     def _file_info(self, fpath):
         st = fpath.stat()

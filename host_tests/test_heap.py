@@ -25,6 +25,10 @@ CASES = {
     "ranges-4k": ("app.bin", {}, ["partial_http_download=true", "max_http_request_size=4096"]),
     "ranges-odd": ("app.bin", {}, ["partial_http_download=true", "max_http_request_size=5000"]),
     "decrypted": ("app.enc", {}, ["decrypt_xor=%d" % XOR, "enc_img_header_size=%d" % len(ENC_HEADER)]),
+    # the package's own resume: progress committed to NVS from inside perform() every 64 KiB
+    "auto-resume": ("app.bin", {}, ["ota_resumption=true"]),
+    "auto-resume-ranges": ("app.bin", {}, ["ota_resumption=true", "partial_http_download=true",
+                                           "max_http_request_size=16384"]),
 }
 
 
@@ -50,6 +54,8 @@ def test_every_perform_call_after_the_head_allocates_nothing(server, pki, tmp_pa
     assert res["finished"] is True
     block = 65536 if heap else 4096
     assert res["locked_calls"] >= len(NEW_APP) // block  # every block, and the call that returns ESP_OK
+    if "ota_resumption=true" in opts:  # progress committed every 64 KiB, from locked perform() calls
+        assert res["nvs_commits_in_perform"] >= len(NEW_APP) // 65536, res.result
     if "max_http_request_size=4096" in opts:
         assert len(server.requests) == -(-len(NEW_APP) // 4096) and server.handshakes == 1
     assert flash.read_bytes()[0x310000:0x310000 + len(NEW_APP)] == NEW_APP

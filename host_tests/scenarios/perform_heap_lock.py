@@ -7,6 +7,7 @@
 import json
 import sys
 
+import esp32
 import micropython
 import esp_https_ota as ota
 
@@ -42,6 +43,7 @@ if xor is not None:
 
 ota.event_handler_register(lambda arg, base, event_id, data: None)  # posting must not allocate either
 h = ota.begin(cfg)
+commits_after_begin = esp32.NVS.commits  # the shim's count: ota_resumption commits progress in perform()
 err = ota.perform(h)  # the head: read, parsed and checked
 locked = 0
 failed_at = None
@@ -61,4 +63,5 @@ if ok:
     ota.finish(h)
 else:
     ota.abort(h)
-print("RESULT", json.dumps({"locked_calls": locked, "failed_at": failed_at, "finished": ok}))
+print("RESULT", json.dumps({"locked_calls": locked, "failed_at": failed_at, "finished": ok,
+                            "nvs_commits_in_perform": esp32.NVS.commits - commits_after_begin}))

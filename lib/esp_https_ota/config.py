@@ -11,11 +11,11 @@ _DEFAULT_MAX_REDIRECT = const(10)
 _MIN_HEADER_LINE = const(1024)
 
 # Fields by kind (the first letter): d dict, c callable, b bool, i int >= 0, t str, s str or
-# bytes (PEM), a anything, x accepted with no meaning on MicroPython. allow_http_insecure_transport and write_buffer_size
-# are this package's additions.
+# bytes (PEM), a anything, x accepted with no meaning on MicroPython. allow_http_insecure_transport,
+# write_buffer_size and ota_resumption_keep_on_abort are this package's additions.
 _OTA_FIELDS = (
     "d http_config", "c http_client_init_cb decrypt_cb",
-    "b bulk_flash_erase partial_http_download ota_resumption allow_http_insecure_transport",
+    "b bulk_flash_erase partial_http_download ota_resumption ota_resumption_keep_on_abort allow_http_insecure_transport",
     "i max_http_request_size buffer_caps ota_image_bytes_written enc_img_header_size write_buffer_size",
     "a decrypt_user_ctx partition",
 )
@@ -148,6 +148,10 @@ class Config:
             self.range_size = get("max_http_request_size") or _DEFAULT_REQUEST_SIZE
         # Resume after whole 4 KiB sectors only: a partly written sector may be torn.
         self.resume_from = 0
+        # ota_resumption alone: the package keeps the progress in NVS (progress.py); with
+        # ota_image_bytes_written, ESP-IDF's form: the application says where to go on.
+        self.auto_resume = bool(get("ota_resumption")) and get("ota_image_bytes_written") is None
+        self.keep_on_abort = bool(get("ota_resumption_keep_on_abort"))
         if get("ota_resumption"):
             self.resume_from = (get("ota_image_bytes_written") or 0) // _BLOCK * _BLOCK
         self.decrypt_cb = get("decrypt_cb")

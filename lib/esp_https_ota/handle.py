@@ -7,7 +7,7 @@ from .errors import (
     ESP_ERR_OTA_VALIDATE_FAILED, ESP_ERR_HTTPS_OTA_IN_PROGRESS,
 )
 from .events import (
-    post, ESP_HTTPS_OTA_START, ESP_HTTPS_OTA_CONNECTED, ESP_HTTPS_OTA_GET_IMG_DESC,
+    post, ESP_HTTPS_OTA_START, ESP_HTTPS_OTA_GET_IMG_DESC,
     ESP_HTTPS_OTA_UPDATE_BOOT_PARTITION, ESP_HTTPS_OTA_FINISH, ESP_HTTPS_OTA_ABORT,
 )
 
@@ -21,7 +21,8 @@ _OSERR_VALIDATE_FAILED = const(-0x1503)  # esp32.Partition.set_boot() on a bad i
 _active = None  # the open handle: one OTA at a time, as the flash can take only one
 # begin() imports these; they leave RAM with the handle, so an app carrying on after an OTA has
 # the heap it had before (the byte kernels stay: a viper module's native code is never freed).
-_PIPELINE = ("writer", "image", "chip", "http", "response", "body", "transport", "ranges", "decrypt", "pem", "url")
+_PIPELINE = ("writer", "image", "chip", "http", "response", "body", "transport", "ranges", "decrypt", "pem", "url",
+             "progress", "pipeline")
 
 
 class _Handle:
@@ -35,6 +36,9 @@ class _Handle:
         self.source = None  # the last stage of the pipeline: what perform() reads
         self.size = -1  # get_image_size()
         self.resumed = 0  # ota_resumption: image bytes taken from the partition
+        self.progress = None  # progress.Progress when the package keeps the progress (NVS)
+        self.failed = 0  # the error of the last perform() that raised
+        self.keep_on_abort = False  # ota_resumption_keep_on_abort
 
 
 def _check(h, first, last):
@@ -74,7 +78,11 @@ def begin(config):
         from .http import HTTPClient
 
         h.client = HTTPClient(cfg.http)
-        _open(h, cfg)
+        from .pipeline import build
+
+        build(h, cfg)
+        if h.resumed:
+            h.state = _ST_IN_PROGRESS
     except MemoryError:  # as ESP-IDF's failed malloc, once what begin() held is given back
         _release(h)
         raise OTAError(ESP_ERR_NO_MEM, "begin() ran out of heap (write_buffer_size %d)" % cfg.buffer_size)
@@ -83,32 +91,6 @@ def begin(config):
         raise
     _active = h
     return h
-
-
-def _open(h, cfg):
-    """Send the request and build the pipeline: source, then the stages the config asks for."""
-    from .ranges import open_source
-
-    if cfg.init_cb is not None:
-        ret = cfg.init_cb(h.client)  # may set headers; an esp_err_t other than ESP_OK aborts
-        if ret is not None and ret != ESP_OK:
-            raise OTAError(ret, "http_client_init_cb returned %s" % err_to_name(ret))
-    # Resuming an encrypted image: the body has enc_img_header_size bytes before the image.
-    skip = cfg.enc_header if cfg.resume_from and cfg.decrypt_cb is not None else 0
-    h.source, size = open_source(h.client, cfg.resume_from + skip, cfg.range_size)
-    post(ESP_HTTPS_OTA_CONNECTED)
-    h.size = size - cfg.enc_header if size >= 0 else -1
-    h.writer.expect(h.size)
-    if cfg.decrypt_cb is not None:
-        from .decrypt import DecryptStage
-
-        h.source = DecryptStage(h.source, cfg.decrypt_cb, cfg.decrypt_ctx)
-    if cfg.resume_from:
-        h.writer.resume(cfg.resume_from)
-        h.resumed = cfg.resume_from
-        h.state = _ST_IN_PROGRESS
-    elif cfg.bulk_erase:
-        h.writer.erase_all()  # blocks for seconds on a chip: every sector of the partition
 
 
 def _read_head(h):
@@ -164,16 +146,20 @@ def perform(h):
             if w.commit(n) or n < room:
                 return ESP_ERR_HTTPS_OTA_IN_PROGRESS
     except OTAError as e:
+        h.failed = e.code
         if e.code >> 12 != 7:  # not ESP_ERR_HTTP_*: the message already names its offset
             raise
         raise OTAError(e.code, "%s, after %d image bytes" % (e.msg, w.received()))
 
 
-def _release(h):
+def _release(h, keep=True):
+    """Give back what the handle holds; `keep`: leave saved progress for a later resume."""
     global _active
     if h is not None:  # None: begin() failed before the handle was made
         if h.client is not None:
             h.client.close()
+        if h.progress is not None:
+            h.progress.close(keep)
         h.client = h.source = h.writer = None  # drop the buffers now: the app wants the heap back
         h.state = _ST_CLOSED
         if _active is h:
@@ -204,7 +190,7 @@ def finish(h):
         post(ESP_HTTPS_OTA_UPDATE_BOOT_PARTITION, h.partition.info()[1])
         post(ESP_HTTPS_OTA_FINISH)
     finally:
-        _release(h)
+        _release(h, False)  # done, or an image that failed its checks: nothing to resume
     return ESP_OK
 
 
@@ -212,7 +198,9 @@ def abort(h):
     """esp_https_ota_abort(): stop, close the connection, leave the boot partition untouched.
     Raises OTAError ESP_ERR_INVALID_STATE if the handle was already finished or aborted."""
     _check(h, _ST_BEGIN, _ST_SUCCESS)
-    _release(h)
+    # Saved progress goes, unless the OTA stopped because the link failed (ESP_ERR_HTTP_*: the
+    # next begin() continues) or the config keeps it (ota_resumption_keep_on_abort).
+    _release(h, h.failed >> 12 == 7 or h.keep_on_abort)
     post(ESP_HTTPS_OTA_ABORT)
     return ESP_OK
 

@@ -43,6 +43,8 @@ class HTTPClient:
         self.status = self.length = self.range_start = self.range_total = -1
         self.chunked = self.keep_alive = False
         self.location = None
+        self.want_validator = False  # read_head() keeps ETag and Last-Modified (progress.py)
+        self.etag = self.last_modified = None
         self.head_left = 0  # bytes the response head may still take (response.read_head)
         self.requests = 0
         self.body = Body(self)
@@ -60,6 +62,11 @@ class HTTPClient:
 
     def get_url(self):
         return self.url
+
+    def ready(self):
+        """Build the request now (in begin()), so that perform()'s Range requests allocate nothing."""
+        if self._req is None:
+            self._prepare()
 
     # -- the stream, for response.py and body.py
     def read(self, buf, n):

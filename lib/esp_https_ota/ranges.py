@@ -4,21 +4,25 @@
 from .errors import ESP_ERR_INVALID_RESPONSE
 
 
-def open_source(client, start, step):
+def open_source(client, start, step, restart=False):
     """Send the first request for the image from byte `start`, in requests of `step` bytes
-    (0: one request). Returns (source, image size or -1)."""
+    (0: one request). Returns (source, image size or -1). With `restart` (If-Range was sent), a
+    200 to the first request is the whole image from byte 0 (source.start 0), and to a later one
+    an error: the image changed on the server."""
     if not start and not step:
         client.request()
         return client.body, -1 if client.chunked else client.length
-    src = RangeSource(client, start, step)
+    src = RangeSource(client, start, step, restart)
     return src, src.total
 
 
 class RangeSource:
-    def __init__(self, client, start, step):
+    def __init__(self, client, start, step, restart=False):
         self._c = client
         self._pos = start  # image bytes delivered (or resumed) so far
         self._step = step  # > 0: bytes per Range request
+        self._restart = restart
+        self.start = start  # where the body's bytes begin in the image
         self.total = -1
         self._ask(start + step - 1 if step else -1)
 
@@ -31,8 +35,14 @@ class RangeSource:
                     self.total, c.range_total))
             self.total = c.range_total
             return
-        # 200: the server ignored Range and sends the whole image; skip what is already here.
-        self._step = 0
+        # 200: the server ignored Range (or If-Range found another image) and sends it whole.
+        if self._restart:
+            if self.total >= 0:
+                raise c.fail(ESP_ERR_INVALID_RESPONSE, "sent the whole image again at byte %d: it changed on the server" % start)
+            self._step = self._pos = self.start = 0
+            self.total = -1 if c.chunked else c.length
+            return
+        self._step = 0  # skip what is already here
         if start and (c.chunked or c.length < start):
             raise c.fail(ESP_ERR_INVALID_RESPONSE, "ignored Range at byte %d and sent a body that cannot be resumed" % start)
         self.total = -1 if c.chunked else c.length

@@ -52,6 +52,15 @@ def _int(line, start, end):
     return value if 0 < digits <= _MAX_DIGITS else -1
 
 
+def _text(line, start, end):
+    """line[start:end] as a str, blanks around it dropped; None if not UTF-8 (begin() only: this
+    allocates)."""
+    try:
+        return bytes(line[start:end]).strip().decode()
+    except UnicodeError:
+        return None
+
+
 def _line(c, line, limit):
     """Read one line, keeping its first len(line) bytes (CR and LF dropped); return their count."""
     sock, one = c.stream(), c.one  # read here, a byte at a time: the hot loop of a Range request
@@ -90,7 +99,8 @@ def _line(c, line, limit):
 
 def read_head(c):
     """Read the response head from client c into c.status, c.length (-1: none), c.chunked,
-    c.keep_alive, c.range_start and c.range_total (-1: none), c.location (None: none)."""
+    c.keep_alive, c.range_start and c.range_total (-1: none), c.location (None: none), and with
+    c.want_validator c.etag and c.last_modified (None: none)."""
     line, limit = c.line, c.cfg.line_limit
     c.head_left = _MAX_HEAD
     k = _line(c, line, limit)
@@ -102,6 +112,8 @@ def read_head(c):
     c.length = c.range_start = c.range_total = -1
     c.chunked = False
     c.location = None
+    if c.want_validator:
+        c.etag = c.last_modified = None
     while True:
         k = _line(c, line, limit)
         if k == 0:
@@ -119,6 +131,10 @@ def read_head(c):
                 c.keep_alive = False
             elif _find(line, v, k, b"keep-alive"):
                 c.keep_alive = True
+        elif c.want_validator and k < len(line) and _is(line, 0, colon, b"etag"):  # k == len: cut short
+            c.etag = _text(line, v, k)
+        elif c.want_validator and k < len(line) and _is(line, 0, colon, b"last-modified"):
+            c.last_modified = _text(line, v, k)
         elif _is(line, 0, colon, b"content-range"):  # bytes first-last/total, or a 416's */total
             dash = _index(line, v, k, 45)
             slash = _index(line, v, k, 47)

@@ -31,9 +31,13 @@ class OTAWriter:
         self._block = mv[:_BLOCK]  # one sector, for resume
         tail = self._size % buffer_size
         self._last = mv[:tail] if tail else self._buf  # the partition's last, shorter write
+        self._erased = False  # after erase_all(), writes never erase
+        self.restart()
+
+    def restart(self):
+        """As new: nothing taken yet (after a resume the flash did not confirm)."""
         self._fill = 0  # bytes in _buf
         self._base = 0  # partition offset of _buf[0]
-        self._erased = False  # after erase_all(), writes never erase
         self._v = ImageValidator(self._size)
         self._desc = None  # the AppDesc, once the head is checked
 

@@ -287,3 +287,26 @@ def test_nvs_writes_of_a_1_5_mb_ota(interp, server, pki, board, tmp_path):
     assert res["ok"] is True, res.result
     assert res["commits"] == 2 + len(BIG) // STEP + 1
     assert boots_with(board, BIG, tmp_path)
+
+
+@pytest.mark.case("the shim's NVS: set with and without commit(), then a reset; a power cut inside commit()",
+                  "durable only after commit(); a torn commit leaves the previous value, never garbage")
+def test_shim_nvs_is_durable_only_after_commit(interp, board, tmp_path):
+    def nvs(*args, at=board, cut=None):
+        env = {"ESP32_FLASH": str(at)}
+        if cut:
+            env["ESP32_FLASH_CUT"] = str(cut)
+        return run_scenario(interp, "nvs_commit.py", *args, env=env, check=cut is None)
+
+    assert nvs("set", "1", "commit")["value"] == 1
+    assert nvs("set", "2")["value"] == 2  # seen at once in the same boot
+    assert nvs("show")["value"] == 1  # not committed: gone with the reset
+    seen = set()
+    for k in (1, 2, 3):  # the commit's erase, its body write and its header write
+        copy = tmp_path / ("cut%d.bin" % k)
+        shutil.copy(board, copy)
+        cut = nvs("set", "3", "commit", at=copy, cut=k)
+        assert re.search(r"POWERCUT op=%d (erase|write) 0x[9a-c][0-9a-f]{3}\b" % k, cut.stderr), cut.output()  # in nvs
+        seen.add(nvs("show", at=copy)["value"])
+    assert seen == {1}  # each torn commit: the previous snapshot stands
+    assert nvs("set", "3", "commit")["value"] == 3 and nvs("show")["value"] == 3

@@ -52,6 +52,13 @@ def with_version(image, version):
     return bytes(refresh(out))
 
 
+def with_secure_version(image, secure_version):
+    """A copy whose esp_app_desc_t.secure_version (u32 at +4) is `secure_version`, still valid."""
+    out = bytearray(image)
+    out[APP_DESC_OFFSET + 4:APP_DESC_OFFSET + 8] = secure_version.to_bytes(4, "little")
+    return bytes(refresh(out))
+
+
 def with_elf_sha256(image, digest):
     """A copy whose esp_app_desc_t.app_elf_sha256 (32 bytes at +144) is `digest`, still valid."""
     out = bytearray(image)

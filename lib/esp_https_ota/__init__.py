@@ -16,6 +16,7 @@ _LAZY = {
                 "mark_app_invalid_rollback_and_reboot"),
     "decrypt": ("DecryptArgs",),
     "image": ("AppDesc",),
+    "policy": ("should_update",),
 }
 
 

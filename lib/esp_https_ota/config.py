@@ -12,12 +12,14 @@ _MIN_HEADER_LINE = const(1024)
 
 # Fields by kind (the first letter): d dict, c callable, b bool, i int >= 0, t str, s str or
 # bytes (PEM), a anything, x accepted with no meaning on MicroPython. allow_http_insecure_transport,
-# write_buffer_size and ota_resumption_keep_on_abort are this package's additions.
+# write_buffer_size, ota_resumption_keep_on_abort, anti_rollback and signature_verify_keys are this
+# package's additions.
 _OTA_FIELDS = (
     "d http_config", "c http_client_init_cb decrypt_cb",
-    "b bulk_flash_erase partial_http_download ota_resumption ota_resumption_keep_on_abort allow_http_insecure_transport",
+    "b bulk_flash_erase partial_http_download ota_resumption ota_resumption_keep_on_abort allow_http_insecure_transport"
+    " anti_rollback",
     "i max_http_request_size buffer_caps ota_image_bytes_written enc_img_header_size write_buffer_size",
-    "a decrypt_user_ctx partition",
+    "a decrypt_user_ctx partition signature_verify_keys",
 )
 _HTTP_FIELDS = (
     "t url username password user_agent common_name", "s cert_pem client_cert_pem client_key_pem",
@@ -160,6 +162,15 @@ class Config:
         self.buffer_size = get("write_buffer_size") or _BLOCK
         if self.buffer_size % _BLOCK:
             _fail("write_buffer_size", "must be a multiple of %d, not %d" % (_BLOCK, self.buffer_size))
+        keys = get("signature_verify_keys")
+        if keys is not None and (not isinstance(keys, (list, tuple)) or not all(isinstance(k, (str, bytes)) for k in keys)):
+            _fail("signature_verify_keys", "must be a list of PEM public keys (str or bytes)")
+        self.verify_keys = keys
+        self.min_secure_version = -1  # anti_rollback: a new image's secure_version may not be lower
+        if get("anti_rollback"):
+            from .ota_ops import get_app_description
+
+            self.min_secure_version = get_app_description().secure_version
         self.partition = update_partition(get("partition"))
         if self.buffer_size > self.partition.info()[3]:
             _fail("write_buffer_size", "of %d bytes is larger than the update partition" % self.buffer_size)

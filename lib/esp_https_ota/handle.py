@@ -73,7 +73,7 @@ def begin(config):
         from .writer import OTAWriter
 
         # The buffers first, while the heap is whole; then the HTTP code, whose import fragments it.
-        h = _Handle(cfg.partition, OTAWriter(cfg.partition, cfg.buffer_size))
+        h = _Handle(cfg.partition, OTAWriter(cfg.partition, cfg.buffer_size, cfg.min_secure_version))
         gc.collect()
         from .http import HTTPClient
 

@@ -22,8 +22,9 @@ class OTAWriter:
     chip are checked once the first HEAD_LEN bytes are in, before anything is written; each
     buffer is hashed before it is flushed."""
 
-    def __init__(self, partition, buffer_size):
+    def __init__(self, partition, buffer_size, min_secure_version=-1):
         self._part = partition
+        self._min_sv = min_secure_version  # anti_rollback: the running app's secure_version (-1: off)
         self._size = partition.ioctl(_IOCTL_BLOCK_COUNT, 0) * _BLOCK
         self._buf = bytearray(buffer_size)
         self._bounce = bytearray(_BOUNCE)
@@ -32,6 +33,7 @@ class OTAWriter:
         tail = self._size % buffer_size
         self._last = mv[:tail] if tail else self._buf  # the partition's last, shorter write
         self._erased = False  # after erase_all(), writes never erase
+        self._bulk = False  # erase_all() asked: done once the head has passed its checks
         self.restart()
 
     def restart(self):
@@ -49,7 +51,11 @@ class OTAWriter:
         self._v.expect(image_size)
 
     def erase_all(self):
-        """bulk_flash_erase: erase every block of the partition now."""
+        """bulk_flash_erase: erase every block of the partition, once the image's head has passed
+        its checks (nothing is erased for an image that is refused)."""
+        if self._desc is None:
+            self._bulk = True
+            return
         try:
             for b in range(self._size // _BLOCK):
                 self._part.ioctl(_IOCTL_BLOCK_ERASE, b)
@@ -118,7 +124,15 @@ class OTAWriter:
         chip_id = chip.running_id()
         chip.check(hdr, chip_id, chip.revision(chip_id))
         forget("chip")  # checked once per OTA
+        if desc.secure_version < self._min_sv:
+            from .errors import ESP_ERR_OTA_SMALL_SEC_VER
+
+            raise OTAError(ESP_ERR_OTA_SMALL_SEC_VER, "image secure_version %d is lower than the running app's %d"
+                           " (anti_rollback)" % (desc.secure_version, self._min_sv))
         self._desc = desc
+        if self._bulk:
+            self._bulk = False
+            self.erase_all()
 
     def resume(self, n):
         """Take the image's first n bytes (whole sectors) from the partition, where an earlier

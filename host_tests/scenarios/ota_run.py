@@ -2,7 +2,8 @@
 # usage: ota_run.py MODE URL CA_PEM_PATH [KEY=VALUE ...]
 #   MODE: oneshot | steps | abort (abort after `perform_calls` perform() calls)
 #   KEY=VALUE: config fields (ints and true/false parsed), e.g. bulk_flash_erase=true;
-#   http.KEY=VALUE sets http_config.KEY, e.g. http.username=ota http.user_agent=...
+#   http.KEY=VALUE sets http_config.KEY, e.g. http.username=ota http.user_agent=...;
+#   verify_keys=PATH[,PATH] reads PEM public keys into signature_verify_keys
 # Prints `RESULT {json}`: ok, code/name/msg on failure, events, app description, counters.
 import json
 import sys
@@ -22,6 +23,7 @@ def main():
     init_ret = opts.pop("init_ret", None)  # what http_client_init_cb returns
     decrypt_xor = opts.pop("decrypt_xor", None)  # decrypt_cb undoes XOR with this byte
     decrypt_fail_at = opts.pop("decrypt_fail_at", None)  # decrypt_cb returns ESP_FAIL on this call
+    verify_keys = opts.pop("verify_keys", None)  # PATH[,PATH...]: PEM files for signature_verify_keys
     http_config = {"url": url}
     if ca_path != "-":
         with open(ca_path) as f:
@@ -34,6 +36,11 @@ def main():
     bad = opts.pop("bad_handler", False)
     config = {"http_config": http_config}
     config.update(opts)
+    if verify_keys is not None:
+        config["signature_verify_keys"] = []
+        for path in str(verify_keys).split(","):
+            with open(path) as f:
+                config["signature_verify_keys"].append(f.read())
     if init_header is not None or init_ret is not None:
         def init_cb(client):
             if init_header:

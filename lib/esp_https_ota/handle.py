@@ -22,7 +22,7 @@ _active = None  # the open handle: one OTA at a time, as the flash can take only
 # begin() imports these; they leave RAM with the handle, so an app carrying on after an OTA has
 # the heap it had before (the byte kernels stay: a viper module's native code is never freed).
 _PIPELINE = ("writer", "image", "chip", "http", "response", "body", "transport", "ranges", "decrypt", "pem", "url",
-             "progress", "pipeline")
+             "progress", "pipeline", "signature", "pubkey", "rsa", "ecdsa")
 
 
 class _Handle:
@@ -39,6 +39,7 @@ class _Handle:
         self.progress = None  # progress.Progress when the package keeps the progress (NVS)
         self.failed = 0  # the error of the last perform() that raised
         self.keep_on_abort = False  # ota_resumption_keep_on_abort
+        self.verify_keys = None  # signature_verify_keys
 
 
 def _check(h, first, last):
@@ -180,7 +181,11 @@ def finish(h):
             raise OTAError(ESP_ERR_OTA_VALIDATE_FAILED, "finish() before the whole image was received (%d bytes so far)" % (
                 h.writer.received()))
         h.writer.end()
+        written = h.writer.received()
         h.writer = h.source = None  # set_boot() reads the image back: give it the heap
+        from .signature import check
+
+        check(h.partition, written, h.verify_keys)  # signed images, before the boot partition changes
         try:
             h.partition.set_boot()
         except OSError as e:

@@ -13,6 +13,10 @@ def build(h, cfg):
         if ret is not None and ret != ESP_OK:
             raise OTAError(ret, "http_client_init_cb returned %s" % err_to_name(ret))
     h.keep_on_abort = cfg.keep_on_abort
+    if cfg.verify_keys:  # parsed once, now: a bad key is refused before the download
+        from .pubkey import parse_pem
+
+        h.verify_keys = [parse_pem(k) for k in cfg.verify_keys]
     if cfg.auto_resume:  # the package's own progress: resumed (re-checked from flash) or from 0
         from .progress import Progress
 

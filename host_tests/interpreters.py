@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LIB = ROOT / "lib"
+LIB = Path(os.environ.get("ESP_HTTPS_OTA_LIB") or ROOT / "lib")  # another copy of the package: run the suite on it
 SHIMS = ROOT / "shims"
 IMAGES = ROOT.parent / "shared" / "images"
 

@@ -21,8 +21,8 @@ _OSERR_VALIDATE_FAILED = const(-0x1503)  # esp32.Partition.set_boot() on a bad i
 _active = None  # the open handle: one OTA at a time, as the flash can take only one
 # begin() imports these; they leave RAM with the handle, so an app carrying on after an OTA has
 # the heap it had before (the byte kernels stay: a viper module's native code is never freed).
-_PIPELINE = ("writer", "image", "chip", "http", "response", "body", "transport", "ranges", "decrypt", "pem", "url",
-             "progress", "pipeline", "signature", "pubkey", "rsa", "ecdsa")
+_PIPELINE = ("writer", "image", "chip", "http", "response", "body", "transport", "ranges", "decrypt", "inflate", "pem",
+             "url", "progress", "pipeline", "signature", "pubkey", "rsa", "ecdsa")
 
 
 class _Handle:
@@ -182,7 +182,12 @@ def finish(h):
                 h.writer.received()))
         h.writer.end()
         written = h.writer.received()
-        h.writer = h.source = None  # set_boot() reads the image back: give it the heap
+        h.writer = h.source = h.client = None  # the signature check and set_boot() read the image back
+        for name in _PIPELINE:  # the download's code leaves RAM first: give them the heap
+            forget(name)
+        import gc
+
+        gc.collect()
         from .signature import check
 
         check(h.partition, written, h.verify_keys)  # signed images, before the boot partition changes
@@ -229,6 +234,10 @@ def get_image_size(h):
     if not isinstance(h, _Handle) or h.state == _ST_CLOSED:
         return -1
     return h.size
+
+
+def get_image_written(h):  # image bytes taken, inflated ones for a compressed body (as WRITE_FLASH); -1: closed
+    return h.writer.received() if isinstance(h, _Handle) and h.state != _ST_CLOSED else -1
 
 
 def get_status_code(h):  # the last response's HTTP status; -1 for a closed handle

@@ -21,50 +21,42 @@ _RSA = const(2)
 _ECDSA = const(3)
 _P256 = const(2)  # espsecure's CURVE_ID_P256
 _IMAGE_MAGIC = const(0xE9)
+_CHUNK = const(2048)  # read back in pieces: nothing the size of the image in RAM
 
 def check(partition, written, keys):
     """Raise ESP_ERR_OTA_VALIDATE_FAILED unless the image in `partition` (`written` bytes long,
-    signature sector included) carries a block that
-    verifies with one of `keys` (parsed in begin() by pubkey.parse_pem) or, with no keys given, with a key that
-    verifies the running app. Returns without a check when there are no keys and the running
-    app is unsigned: unsigned images update as before."""
+    signature sector included) carries a block that verifies with one of `keys` (parsed in
+    begin() by pubkey.parse_pem) or, with no keys given, with a key that verifies the running
+    app. Returns without a check when there are no keys and the running app is unsigned:
+    unsigned images update as before."""
     import esp32
 
-    buf = bytearray(_SECTOR)
     if keys:
         trusted = keys
     else:
-        trusted = _running_keys(esp32.Partition(esp32.Partition.RUNNING), buf)
+        trusted = _running_keys(esp32.Partition(esp32.Partition.RUNNING))
         if not trusted:
             return
-    why = _verify(partition, written, buf, trusted)
+    why = _verify(partition, written, trusted)
     if why:
         raise OTAError(ESP_ERR_OTA_VALIDATE_FAILED, "signature check failed: " + why)
 
 
-def _running_keys(running, buf):
+def _running_keys(running):
     """The keys of the running app's blocks that verify the running app (the trust anchors)."""
-    blocks = _blocks(running, running.ioctl(4, 0) * _SECTOR, buf)
-    if blocks is None:
-        return []
-    digest, sector = blocks
     keys = []
-    for i in range(_BLOCKS):
-        parsed = _parse(sector, i * _BLOCK, digest)
+    for parsed in _blocks(running, running.ioctl(4, 0) * _SECTOR):
         if parsed is not None and not isinstance(parsed, str) and _signed(parsed):
             keys.append(parsed[0])
     return keys
 
 
-def _verify(partition, written, buf, trusted):
+def _verify(partition, written, trusted):
     """'' when a block of the image in `partition` verifies with a trusted key, else why not."""
-    blocks = _blocks(partition, written, buf)
-    if blocks is None:
-        return "the image has no signature sector (unsigned, or cut before it)"
-    digest, sector = blocks
     why = []
-    for i in range(_BLOCKS):
-        parsed = _parse(sector, i * _BLOCK, digest)
+    found = False
+    for i, parsed in enumerate(_blocks(partition, written)):
+        found = True
         if parsed is None:
             continue
         if isinstance(parsed, str):
@@ -75,42 +67,47 @@ def _verify(partition, written, buf, trusted):
             why.append("block %d: the signature does not verify" % i)
         else:
             return ""
+    if not found:
+        return "the image has no signature sector (unsigned, or cut before it)"
     return "; ".join(why) or "the signature sector holds no block"
 
 
-def _blocks(partition, written, buf):
-    """(SHA-256 of the image up to its signature sector, the sector), or None when the first
-    `written` bytes of the partition hold no signature sector."""
-    end = image_end(partition, buf)
+def _blocks(partition, limit):
+    """The parsed blocks (see _parse) of the image's signature sector; none when the first
+    `limit` bytes of the partition hold no signature sector. Read in small pieces."""
+    end = image_end(partition)
     if end < 0:
-        return None
+        return []
     sig_off = (end + _SECTOR - 1) // _SECTOR * _SECTOR
-    if sig_off + _SECTOR > written:
-        return None
-    sector = bytearray(_SECTOR)
-    partition.readblocks(sig_off // _SECTOR, sector)
-    if sector[0] != _MAGIC:
-        return None
+    blk = bytearray(_BLOCK)
+    if sig_off + _SECTOR > limit:
+        return []
+    partition.readblocks(0, blk, sig_off)
+    if blk[0] != _MAGIC:
+        return []
     sha = hashlib.sha256()
-    for b in range(sig_off // _SECTOR):
-        partition.readblocks(b, buf)
+    buf = bytearray(_CHUNK)
+    for off in range(0, sig_off, _CHUNK):
+        partition.readblocks(0, buf, off)
         sha.update(buf)
-    return sha.digest(), sector
+    digest = sha.digest()
+    out = []
+    for i in range(_BLOCKS):
+        partition.readblocks(0, blk, sig_off + i * _BLOCK)
+        out.append(_parse(blk, digest))
+    return out
 
 
-def _parse(sector, off, digest):
+def _parse(blk, digest):
     """None for an unused slot; a str saying what is wrong; else (key, digest, signature)."""
-    blk = memoryview(sector)[off:off + _BLOCK]
     if blk[0] != _MAGIC:
         return None
-    if binascii.crc32(blk[:_CRC_OFF]) & 0xFFFFFFFF != struct.unpack_from("<I", blk, _CRC_OFF)[0]:
+    if binascii.crc32(memoryview(blk)[:_CRC_OFF]) & 0xFFFFFFFF != struct.unpack_from("<I", blk, _CRC_OFF)[0]:
         return "fails its CRC-32 (corrupted)"
-    if bytes(blk[4:36]) != digest:
+    if blk[4:36] != digest:
         return "signs other content (its digest is not this image's)"
     if blk[1] == _RSA:
-        n = _le(blk, 36, 384)
-        e = struct.unpack_from("<I", blk, 420)[0]
-        return ("rsa", n, e), digest, bytes(blk[812:1196])
+        return ("rsa", _le(blk, 36, 384), struct.unpack_from("<I", blk, 420)[0]), digest, _le(blk, 812, 384)
     if blk[1] == _ECDSA and blk[2] == 0 and blk[36] == _P256:
         key = ("ecdsa", _le(blk, 37, 32), _le(blk, 69, 32))
         return key, digest, (_le(blk, 101, 32), _le(blk, 133, 32))
@@ -122,38 +119,31 @@ def _signed(parsed):
     if key[0] == "rsa":
         from .rsa import verify_pss
 
-        return verify_pss(key[1], key[2], digest, bytes(reversed(sig)))
+        return verify_pss(key[1], key[2], digest, sig)  # sig: an int, read little-endian
     from .ecdsa import verify_p256
 
     return verify_p256(key[1], key[2], digest, sig[0], sig[1])
 
 
 def _le(blk, off, n):
-    return int.from_bytes(bytes(blk[off:off + n]), "little")
+    return int.from_bytes(blk[off:off + n], "little")
 
 
-def image_end(partition, buf):
+def image_end(partition):
     """Bytes the app image in `partition` spans (header, segments, checksum, appended SHA-256),
     read from flash; -1 when it holds no image."""
-    partition.readblocks(0, buf)
-    if buf[0] != _IMAGE_MAGIC:
+    head = bytearray(24)
+    partition.readblocks(0, head)
+    if head[0] != _IMAGE_MAGIC:
         return -1
-    count, hashed = buf[1], buf[23] == 1
+    count, hashed = head[1], head[23] == 1
     size = partition.ioctl(4, 0) * _SECTOR
+    seg = bytearray(8)
     off = 24
-    head = bytearray(8)
     for _ in range(count):
         if off + 8 > size:
             return -1
-        _read(partition, off, head, buf)
-        off += 8 + struct.unpack_from("<I", head, 4)[0]
+        partition.readblocks(0, seg, off)
+        off += 8 + struct.unpack_from("<I", seg, 4)[0]
     off = (off | 15) + 1  # the checksum is the last byte of the padding to 16
     return off + 32 if hashed else off
-
-
-def _read(partition, off, out, buf):
-    """out[:] = the partition's bytes at `off` (they may span two sectors)."""
-    for i in range(len(out)):
-        if i == 0 or (off + i) % _SECTOR == 0:
-            partition.readblocks((off + i) // _SECTOR, buf)
-        out[i] = buf[(off + i) % _SECTOR]

@@ -26,6 +26,7 @@ demo: venv
 bench: venv
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/sigverify.py
+	$(BIN)/python bench/compression.py
 
 # host_tests/CASES.md from the tests' case markers and a run of the suite (test_cases_table.py checks it).
 cases: venv

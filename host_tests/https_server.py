@@ -82,6 +82,10 @@ Checked in this order: delay_ms, auth, require_header, status, then the path.
                     (SO_LINGER 0) instead of a FIN.
   cut_first=N       as cut_after, but only the first response to this exact path and query: the
                     same URL asked again (a resume) gets its whole answer.
+  content_encoding=gzip
+                    send the file gzip-compressed with Content-Encoding: gzip (whatever the request's
+                    Accept-Encoding), ETag "<...>-gzip"; Range and Content-Length count the
+                    compressed bytes.
   stall_after=N     send headers and N body bytes, then send nothing more, keeping the connection
                     open, until the server stops or stall_s seconds (default 30) pass; then close
                     abruptly as for cut_after.
@@ -171,6 +175,8 @@ import argparse
 import base64
 import datetime
 import email.utils
+import functools
+import gzip
 import hashlib
 import http.server
 import ipaddress
@@ -547,11 +553,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if ".." in parts or not fpath.is_file():
             return self._simple(404, body=b"404 Not Found: %s\n" % path.encode("utf-8", "replace"))
         data, etag, mtime = ota._file_info(fpath)
+        encoded = self.q.get("content_encoding") == "gzip"
+        if encoded:  # another representation: its own bytes and ETag; Range counts its bytes
+            data = _gzipped(data)
+            etag = etag[:-1] + '-gzip"'
         total = len(data)
         if self.q.get("weak_etag") == "1":
             etag = "W/" + etag
         last_modified = email.utils.formatdate(mtime, usegmt=True)
         common = [("ETag", etag)] if self.q.get("no_etag") != "1" else []
+        if encoded:
+            common.append(("Content-Encoding", "gzip"))
         if self.q.get("no_last_modified") != "1":
             common.append(("Last-Modified", last_modified))
         inm = headers.get("if-none-match")
@@ -671,6 +683,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.rst = self.q.get("cut_rst") == "1"
         self.close_connection = True
         raise _Abort()
+
+
+@functools.lru_cache(maxsize=8)
+def _gzipped(data):
+    """The file gzip-compressed (mtime 0: the same bytes every time), for content_encoding=gzip."""
+    return gzip.compress(data, compresslevel=6, mtime=0)
 
 
 def _parse_range(value, total):

@@ -122,6 +122,7 @@ def main():
             if mode == "steps":
                 res["perform_calls"] = calls
                 res["len_read"] = ota.get_image_len_read(h)
+                res["written"] = ota.get_image_written(h)  # inflated bytes for a compressed body
                 res["complete"] = ota.is_complete_data_received(h)
                 ota.finish(h)
         res["ok"] = True

@@ -5,7 +5,7 @@ from .errors import *  # noqa: F401,F403  (ESP_OK, ESP_ERR_*, OTAError, err_to_n
 from .events import *  # noqa: F401,F403  (ESP_HTTPS_OTA_* ids, event_handler_register/unregister)
 from .handle import (  # noqa: F401
     begin, perform, finish, abort, esp_https_ota, get_img_desc, get_image_len_read, get_image_size,
-    get_status_code, is_complete_data_received,
+    get_image_written, get_status_code, is_complete_data_received,
 )
 
 __version__ = "0.1.0"

@@ -7,22 +7,23 @@ from .errors import OTAError, ESP_ERR_INVALID_ARG, ESP_ERR_NOT_SUPPORTED, ESP_ER
 _DEFAULT_REQUEST_SIZE = const(65536)  # max_http_request_size 0 with partial_http_download
 _BLOCK = const(4096)
 _DEFAULT_TIMEOUT_MS = const(5000)
+_DEFAULT_INFLATE_WINDOW = const(32768)  # max_inflate_window: deflate's largest (wbits 15, gzip)
 _DEFAULT_MAX_REDIRECT = const(10)
 _MIN_HEADER_LINE = const(1024)
 
 # Fields by kind (the first letter): d dict, c callable, b bool, i int >= 0, t str, s str or
 # bytes (PEM), a anything, x accepted with no meaning on MicroPython. allow_http_insecure_transport,
-# write_buffer_size, ota_resumption_keep_on_abort, anti_rollback and signature_verify_keys are this
-# package's additions.
+# write_buffer_size, ota_resumption_keep_on_abort, anti_rollback, signature_verify_keys,
+# max_inflate_window and http_config.accept_encoding are this package's additions.
 _OTA_FIELDS = (
     "d http_config", "c http_client_init_cb decrypt_cb",
     "b bulk_flash_erase partial_http_download ota_resumption ota_resumption_keep_on_abort allow_http_insecure_transport"
     " anti_rollback",
-    "i max_http_request_size buffer_caps ota_image_bytes_written enc_img_header_size write_buffer_size",
+    "i max_http_request_size buffer_caps ota_image_bytes_written enc_img_header_size write_buffer_size max_inflate_window",
     "a decrypt_user_ctx partition signature_verify_keys",
 )
 _HTTP_FIELDS = (
-    "t url username password user_agent common_name", "s cert_pem client_cert_pem client_key_pem",
+    "t url username password user_agent common_name accept_encoding", "s cert_pem client_cert_pem client_key_pem",
     "i timeout_ms max_redirection_count buffer_size",
     "a disable_auto_redirect skip_cert_common_name_check keep_alive_enable is_async crt_bundle_attach use_global_ca_store",
     "x cert_len client_cert_len client_key_len auth_type method buffer_size_tx user_data event_handler transport_type"
@@ -77,6 +78,7 @@ class HTTPConfig:
     cert_pem: "str | bytes | None"
     client_cert: "str | bytes | None"
     client_key: "str | bytes | None"
+    accept_encoding: "str | None"  # "gzip": sent as Accept-Encoding
 
 
 def http_config(d, allow_http):
@@ -113,6 +115,9 @@ def http_config(d, allow_http):
     cfg.cert_pem = get("cert_pem")
     cfg.client_cert = get("client_cert_pem")
     cfg.client_key = get("client_key_pem")
+    cfg.accept_encoding = get("accept_encoding")
+    if cfg.accept_encoding is not None and cfg.accept_encoding != "gzip":
+        _fail("http_config.accept_encoding", "must be \"gzip\" (or left out), not %r" % (cfg.accept_encoding,))
     if scheme == "https" and not cfg.cert_pem:
         _fail("http_config.cert_pem", "is required for https (server verification)")
     if bool(cfg.client_cert) != bool(cfg.client_key):
@@ -159,6 +164,10 @@ class Config:
         self.decrypt_cb = get("decrypt_cb")
         self.decrypt_ctx = get("decrypt_user_ctx")
         self.enc_header = get("enc_img_header_size") or 0
+        # A compressed image's window (1 << wbits bytes, allocated in begin()) may be at most this.
+        self.max_window = get("max_inflate_window")
+        if self.max_window is None:
+            self.max_window = _DEFAULT_INFLATE_WINDOW
         self.buffer_size = get("write_buffer_size") or _BLOCK
         if self.buffer_size % _BLOCK:
             _fail("write_buffer_size", "must be a multiple of %d, not %d" % (_BLOCK, self.buffer_size))

@@ -1,5 +1,6 @@
 # One OTA: the handle's state machine (esp_https_ota_t in ESP-IDF) and the pipeline it drives,
 # source (HTTP body or Range loop) -> stages (decrypt_cb) -> writer (buffer, validator, flash).
+import gc
 from micropython import const
 
 from .errors import (
@@ -58,8 +59,6 @@ def begin(config):
     HTTP status), ESP_ERR_NOT_FOUND (no update partition), ESP_ERR_OTA_PARTITION_CONFLICT (the
     running partition), ESP_ERR_INVALID_SIZE (image larger than the partition)."""
     global _active
-    import gc
-
     gc.collect()  # from .py, each import below compiles: start from a heap with no garbage
     from .config import Config
 
@@ -185,8 +184,6 @@ def finish(h):
         h.writer = h.source = h.client = None  # the signature check and set_boot() read the image back
         for name in _PIPELINE:  # the download's code leaves RAM first: give them the heap
             forget(name)
-        import gc
-
         gc.collect()
         from .signature import check
 
@@ -220,9 +217,8 @@ def is_complete_data_received(h):  # True once the whole body is in
     return h.state == _ST_SUCCESS
 
 
-def get_image_len_read(h):
-    """Image bytes received so far; -1 before the first perform() (as ESP-IDF; after a resumed
-    begin(), the resumed bytes) and for a closed handle."""
+def get_image_len_read(h):  # image bytes so far; -1 before the first perform() (as ESP-IDF) or closed
+    """After a resumed begin(), the resumed bytes."""
     if not isinstance(h, _Handle) or h.state == _ST_CLOSED or h.state == _ST_BEGIN:
         return -1
     return h.writer.received()

@@ -42,6 +42,7 @@ class HTTPClient:
         self.one = bytearray(1)  # for byte-wise reads (response head, chunk lines)
         self.status = self.length = self.range_start = self.range_total = -1
         self.chunked = self.keep_alive = False
+        self.encoding = 0  # Content-Encoding: 0 none (or identity), 1 gzip or deflate, -1 another
         self.location = None
         self.want_validator = False  # read_head() keeps ETag and Last-Modified (progress.py)
         self.etag = self.last_modified = None
@@ -177,6 +178,8 @@ class HTTPClient:
         default = 443 if scheme == "https" else 80
         lines = ["GET %s HTTP/1.1" % target, "Host: " + (host if port == default else "%s:%d" % (host, port)),
                  "User-Agent: " + self.cfg.user_agent, "Connection: keep-alive"]
+        if self.cfg.accept_encoding:
+            lines.append("Accept-Encoding: " + self.cfg.accept_encoding)
         if self._send_auth and self._credentials:
             import binascii
 

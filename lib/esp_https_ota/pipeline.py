@@ -1,7 +1,11 @@
 # One OTA's pipeline, built in begin(): the request (with the saved progress when the package
-# keeps it, progress.py), the source it answers with, the stages the config asks for, and where
-# the writer starts.
-from .errors import OTAError, err_to_name, ESP_OK
+# keeps it, progress.py), the source it answers with, the stages the config asks for (decrypt_cb)
+# or the body needs (inflate, for a zlib or gzip body, detected here), and where the writer starts.
+# A compressed body is never resumed: the inflater's state at a byte offset cannot be rebuilt, so
+# the package's own resume keeps no progress for it (from byte 0 each time), and ESP-IDF's form
+# (ota_image_bytes_written) is refused for a Content-Encoding body; a zlib/gzip *file* resumed that
+# way cannot be told from a plain one at its offset and fails the image checks (boot untouched).
+from .errors import OTAError, err_to_name, ESP_OK, ESP_ERR_NOT_SUPPORTED, ESP_ERR_OTA_VALIDATE_FAILED
 from .events import post, ESP_HTTPS_OTA_CONNECTED
 from .ranges import open_source
 
@@ -27,6 +31,9 @@ def build(h, cfg):
         skip = cfg.enc_header if cfg.resume_from and cfg.decrypt_cb is not None else 0
         h.source, size = open_source(h.client, cfg.resume_from + skip, cfg.range_size)
         post(ESP_HTTPS_OTA_CONNECTED)
+        if cfg.resume_from and h.client.encoding:  # its inflater's state at a byte offset is lost
+            raise OTAError(ESP_ERR_NOT_SUPPORTED, "ota_resumption of a compressed image (Content-Encoding):"
+                           " start it again from byte 0")
         h.writer.expect(size - cfg.enc_header if size >= 0 else -1)
         if cfg.resume_from:
             h.writer.resume(cfg.resume_from)
@@ -37,5 +44,48 @@ def build(h, cfg):
         from .decrypt import DecryptStage
 
         h.source = DecryptStage(h.source, cfg.decrypt_cb, cfg.decrypt_ctx)
+    if not h.resumed:
+        _detect(h, cfg)
     if not h.resumed and cfg.bulk_erase:
         h.writer.erase_all()  # blocks for seconds on a chip: every sector of the partition
+
+
+def window(b0, b1):
+    """The window a body starting with bytes b0, b1 needs: 1 << (CINFO + 8) for a zlib header
+    (CM 8, CINFO <= 7, FCHECK valid), 32 KiB for gzip (1f 8b); 0: not compressed."""
+    if b0 == 0x1F and b1 == 0x8B:
+        return 32768
+    if b0 & 0x0F == 8 and b0 >> 4 <= 7 and (b0 * 256 + b1) % 31 == 0:
+        return 1 << ((b0 >> 4) + 8)
+    return 0
+
+
+def _detect(h, cfg):
+    """Peek the body's first 2 bytes: a zlib or gzip header instead of the image magic 0xE9 puts
+    the inflate stage (inflate.py, loaded only then) in the chain, its window allocated now,
+    before anything is erased; else the 2 bytes go to the writer as they are."""
+    c, one, b = h.client, bytearray(1), [0, 0]
+    k = 0
+    while k < 2 and h.source.readinto(one, 1):
+        b[k] = one[0]
+        k += 1
+    if c.encoding < 0:
+        raise OTAError(ESP_ERR_NOT_SUPPORTED, "the server sent a Content-Encoding other than gzip or deflate")
+    size = window(b[0], b[1]) if k == 2 else 0
+    if not size:
+        if c.encoding:
+            raise OTAError(ESP_ERR_OTA_VALIDATE_FAILED, "the body has a Content-Encoding but no zlib or gzip header")
+        for i in range(k):
+            one[0] = b[i]
+            h.writer.write(one, 0, 1)
+        return
+    if size > cfg.max_window:
+        raise OTAError(ESP_ERR_NOT_SUPPORTED, "the compressed image needs a %d-byte window, more than max_inflate_window"
+                       " %d: recompress it with a smaller one (tools/compress_image.py --wbits)" % (size, cfg.max_window))
+    from .inflate import InflateStage
+
+    h.source = InflateStage(h.source, b[0], b[1], size)
+    h.writer.expect(-1)  # the body's size is the compressed one: the image's is not known
+    if h.progress is not None:  # no resume of a compressed body (see progress.py): from 0 each time
+        h.progress.close(False)
+        h.progress = None

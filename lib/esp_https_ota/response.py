@@ -99,7 +99,7 @@ def _line(c, line, limit):
 
 def read_head(c):
     """Read the response head from client c into c.status, c.length (-1: none), c.chunked,
-    c.keep_alive, c.range_start and c.range_total (-1: none), c.location (None: none), and with
+    c.keep_alive, c.encoding, c.range_start and c.range_total (-1: none), c.location (None: none), and with
     c.want_validator c.etag and c.last_modified (None: none)."""
     line, limit = c.line, c.cfg.line_limit
     c.head_left = _MAX_HEAD
@@ -111,6 +111,7 @@ def read_head(c):
     c.keep_alive = line[7] == 49  # HTTP/1.1 keeps the connection unless told otherwise
     c.length = c.range_start = c.range_total = -1
     c.chunked = False
+    c.encoding = 0
     c.location = None
     if c.want_validator:
         c.etag = c.last_modified = None
@@ -126,6 +127,9 @@ def read_head(c):
                 raise c.fail(ESP_ERR_HTTP_FETCH_HEADER, "bad Content-Length %r" % bytes(line[v:k]))
         elif _is(line, 0, colon, b"transfer-encoding"):
             c.chunked = _find(line, v, k, b"chunked")
+        elif _is(line, 0, colon, b"content-encoding"):  # the body is then inflated (pipeline.py)
+            c.encoding = 1 if _find(line, v, k, b"gzip") or _find(line, v, k, b"deflate") else (
+                0 if _find(line, v, k, b"identity") else -1)
         elif _is(line, 0, colon, b"connection"):
             if _find(line, v, k, b"close"):
                 c.keep_alive = False

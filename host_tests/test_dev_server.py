@@ -454,7 +454,9 @@ def test_log_lines(dev):
     line = dev.log_line(r"GET /big\.bin range bytes=1000- -> 206 bytes 1000-%d/%d; sent \d+/%d B, "
                         r"file at \d+/%d \(\d+\.\d%%\); cut: " % (BIG - 1, BIG, BIG - 1000, BIG))
     sent = int(re.search(r"sent (\d+)/", line).group(1))
-    assert 4096 <= sent < BIG - 1000, line
+    # The count is of whole writes the kernel took: the one that met the RST may have sent part
+    # of itself (the 4096 bytes read above) and still count 0. The cut is logged before the end.
+    assert 0 <= sent < BIG - 1000, line
 
 
 @pytest.mark.case("log of a 404, a 304 and a 416", "status and range in each line")

@@ -34,12 +34,11 @@ def build(h, cfg):
         if cfg.resume_from and h.client.encoding:  # its inflater's state at a byte offset is lost
             raise OTAError(ESP_ERR_NOT_SUPPORTED, "ota_resumption of a compressed image (Content-Encoding):"
                            " start it again from byte 0")
-        h.writer.expect(size - cfg.enc_header if size >= 0 else -1)
-        if cfg.resume_from:
-            h.writer.resume(cfg.resume_from)
-            h.resumed = cfg.resume_from
     h.size = size - cfg.enc_header if size >= 0 else -1
-    h.writer.expect(h.size)
+    h.writer.expect(h.size)  # before a resume, which feeds the validator the bytes in flash
+    if not cfg.auto_resume and cfg.resume_from:  # (progress.open() has resumed already)
+        h.writer.resume(cfg.resume_from)
+        h.resumed = cfg.resume_from
     if cfg.decrypt_cb is not None:
         from .decrypt import DecryptStage
 

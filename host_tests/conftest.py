@@ -53,6 +53,17 @@ def run_scenario(interp, script, *args, env=None, heap=None, timeout=120, check=
     return res
 
 
+@pytest.fixture
+def flash(tmp_path):
+    """A fresh simulated board running the real app template from ota_0."""
+    import flashsim_path  # noqa: F401  (puts shims/ on sys.path)
+    import flashsim
+
+    path = tmp_path / "flash.bin"
+    flashsim.create_flash(str(path), app_image=(IMAGES / "esp32-app-template.bin").read_bytes())
+    return path
+
+
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory):
     """The test PKI (CA, server, other CA, wrong-host, expired, client certificates)."""

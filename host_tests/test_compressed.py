@@ -49,13 +49,6 @@ def server(pki, tmp_path_factory):
         yield srv
 
 
-@pytest.fixture
-def flash(tmp_path):
-    path = tmp_path / "flash.bin"
-    flashsim.create_flash(str(path), app_image=TEMPLATE)
-    return path
-
-
 def ota(interp, flash_path, url, ca, *opts, mode="steps"):
     return run_scenario(interp, "ota_run.py", mode, url, ca, *opts, env={"ESP32_FLASH": str(flash_path)})
 

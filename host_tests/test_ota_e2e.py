@@ -55,13 +55,6 @@ def wrong_host_server(pki, fw_dir):
         yield srv
 
 
-@pytest.fixture
-def flash(tmp_path):
-    path = tmp_path / "flash.bin"
-    flashsim.create_flash(str(path), app_image=TEMPLATE)
-    return path
-
-
 def region(flash_path, label):
     """The bytes of one partition of the simulated flash."""
     data = flash_path.read_bytes()

@@ -60,13 +60,6 @@ def srv(servers):
     return servers["main"]
 
 
-@pytest.fixture
-def flash(tmp_path):
-    path = tmp_path / "flash.bin"
-    flashsim.create_flash(str(path), app_image=TEMPLATE)
-    return path
-
-
 def ota(interp, flash, url, ca, *opts):
     res = run_scenario(interp, "ota_run.py", "oneshot", url, ca, *opts, env={"ESP32_FLASH": str(flash)})
     return res

@@ -9,8 +9,8 @@ host_tests/SERVERS.md; test_probe_facts checks the facts that the OTAs below dep
 import pytest
 
 from real_servers import REDIRECT, SERVERS, STATIC, raw_exchange
-from test_ota_e2e import (  # noqa: F401  (flash is a fixture)
-    ESP_ERR_OTA_VALIDATE_FAILED, ESP_FAIL, NEW_APP, assert_failed_safely, boots, flash, ota, region, snapshot,
+from test_ota_e2e import (  # the flash fixture comes from conftest
+    ESP_ERR_OTA_VALIDATE_FAILED, ESP_FAIL, NEW_APP, assert_failed_safely, boots, ota, region, snapshot,
 )
 
 ESP_ERR_HTTP_NOT_MODIFIED = 0x7009

@@ -55,7 +55,7 @@ for run in range(3):
     src = Mem(data)
     gc.collect()
     free = gc.mem_free()
-    st = InflateStage(src, data[0], data[1], window(data[0], data[1]))
+    st = InflateStage(src, data[0], data[1], window(data))
     heap = free - gc.mem_free()
     t = time.ticks_us()
     total = 0

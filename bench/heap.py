@@ -39,14 +39,14 @@ class Interp:
         (self.mpy_lib / "esp_https_ota").mkdir(parents=True)
         self.errors = []  # a package file that does not compile (mid-refactor): its .mpy jobs fail
         for f in sorted((lib / "esp_https_ota").glob("*.py")):
-            try:
-                self.compile(f, self.mpy_lib / "esp_https_ota" / (f.stem + ".mpy"))
+            try:  # with the source name the shipped trees embed (tools/mpy_trees.py)
+                self.compile(f, self.mpy_lib / "esp_https_ota" / (f.stem + ".mpy"), "esp_https_ota/" + f.name)
             except subprocess.CalledProcessError as e:
                 self.errors.append("%s: %s" % (f.name, e.stderr.strip()[-200:]))
 
-    def compile(self, src, dst):
-        subprocess.run([self.mpy_cross, "-march=" + self.march, "-o", str(dst), str(src)], check=True,
-                       capture_output=True, text=True)
+    def compile(self, src, dst, name=None):
+        subprocess.run([self.mpy_cross, "-march=" + self.march, "-o", str(dst)] + (["-s", name] if name else []) +
+                       [str(src)], check=True, capture_output=True, text=True)
 
     def lib(self, kind):
         return {"mpy": self.mpy_lib, "py": self.py_lib, None: None}[kind]
@@ -80,7 +80,12 @@ class Jobs:
         cwd, flash = d / "cwd", d / "flash.bin"
         cwd.mkdir()
         shutil.copyfile(self.pristine, flash)
-        path = [".frozen", str(interp.shims)] + ([str(interp.lib(kind))] if kind else [])
+        # Module paths as short as a board's (/lib/esp_https_ota/...): __file__ and, from .py, the
+        # source names are qstrs, which a deep temporary directory would make longer than on a board.
+        (cwd / "s").symlink_to(interp.shims)
+        if kind:
+            (cwd / "lib").symlink_to(interp.lib(kind))
+        path = [".frozen", "s"] + (["lib"] if kind else [])
         env = dict(os.environ, MICROPYPATH=os.pathsep.join(path), ESP32_FLASH=str(flash))
         argv = [interp.binary, "-X", "heapsize=%dk" % heap_k, "-m", "heap_job", mode, url] + ([str(ca)] if ca else [])
         try:

@@ -104,15 +104,7 @@ def chip_of(data):
 def assert_header_matches(ours, img):
     assert ours["magic"] == 0xE9
     assert ours["segment_count"] == len(img.segments)
-    assert ours["spi_mode"] == img.flash_mode
-    assert ours["spi_speed"] == img.flash_size_freq & 0x0F
-    assert ours["spi_size"] == img.flash_size_freq >> 4
-    assert ours["entry_addr"] == img.entrypoint
-    assert ours["spi_pin"] == img.wp_pin
-    drv = bytes([img.clk_drv | img.q_drv << 4, img.d_drv | img.cs_drv << 4, img.hd_drv | img.wp_drv << 4])
-    assert ours["spi_pin_drv"] == drv.hex()
     assert ours["chip_id"] == img.chip_id
-    assert ours["min_chip_rev"] == img.min_rev
     assert ours["min_chip_rev_full"] == img.min_rev_full
     assert ours["max_chip_rev_full"] == img.max_rev_full
     assert (ours["hash_appended"] == 1) == img.append_digest

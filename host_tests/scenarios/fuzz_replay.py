@@ -5,7 +5,7 @@
 # OTAError; anything else is reported with its exception type:
 #   http    a response (head, then body: Content-Length, chunked or close-delimited) served by a
 #           fake stream in the given pieces, through HTTPClient.request() and body.readinto()
-#   config  a config dict through config.Config (esp_https_ota_config_t and http_config checks)
+#   config  a config dict through config.parse (esp_https_ota_config_t and http_config checks)
 #   image   image bytes through writer.OTAWriter (head, chip, validator, flash) into a partition
 #           wrapper that records every write and erase (each must lie inside the partition)
 # Prints `RESULT {json}`: per-target counts and the outcome of every case.
@@ -289,11 +289,11 @@ def decode(v):
 
 
 def run_config(cfg):
-    """config.Config(cfg): ["ok", range_size, resume_from, buffer_size] or outcome(e)."""
+    """config.parse(cfg): ["ok", range_size, resume_from, buffer_size] or outcome(e)."""
     from esp_https_ota import config
 
     try:
-        c = config.Config(cfg)
+        c = config.parse(cfg)
         return ["ok", c.range_size, c.resume_from, c.buffer_size]
     except Exception as e:
         return outcome(e)

@@ -134,14 +134,11 @@ def trace_segments(data, max_len=1 << 24):
 
 
 def header_dict(data):
-    if len(data) < image.HEADER_LEN:
+    if len(data) < 24:  # esp_image_header_t
         return None
     h = image.ImageHeader(data)
     return {
-        "magic": h.magic, "segment_count": h.segment_count, "spi_mode": h.spi_mode,
-        "spi_speed": h.spi_speed, "spi_size": h.spi_size, "entry_addr": h.entry_addr,
-        "spi_pin": h.spi_pin, "spi_pin_drv": hexlify(bytes(h.spi_pin_drv)).decode(),
-        "chip_id": h.chip_id, "min_chip_rev": h.min_chip_rev,
+        "magic": h.magic, "segment_count": h.segment_count, "chip_id": h.chip_id,
         "min_chip_rev_full": h.min_chip_rev_full, "max_chip_rev_full": h.max_chip_rev_full,
         "hash_appended": h.hash_appended,
     }

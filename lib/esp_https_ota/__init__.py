@@ -1,7 +1,7 @@
 # esp_https_ota for MicroPython: ESP-IDF's esp_https_ota API (the esp_https_ota_ prefix dropped).
 # This module is the public API only: the OTA itself lives in handle.py; app_update's helpers
 # (ota_ops.py) and DecryptArgs load on first use, so an application pays RAM only for what it uses.
-from .errors import *  # noqa: F401,F403  (ESP_OK, ESP_ERR_*, OTAError, err_to_name)
+from .errors import OTAError, err_to_name, ESP_OK, ESP_FAIL  # noqa: F401  (ESP_ERR_*: see __getattr__)
 from .events import *  # noqa: F401,F403  (ESP_HTTPS_OTA_* ids, event_handler_register/unregister)
 from .handle import (  # noqa: F401
     begin, perform, finish, abort, esp_https_ota, get_img_desc, get_image_len_read, get_image_size,
@@ -23,6 +23,8 @@ _LAZY = {
 def __getattr__(name):
     import sys
 
+    if name.startswith("ESP_"):  # ESP_OK, ESP_FAIL, ESP_ERR_*: from errors' table
+        return getattr(sys.modules["esp_https_ota.errors"], name)
     module = name  # `from . import x` of a submodule not yet loaded comes here too
     for lazy, names in _LAZY.items():
         if name in names:

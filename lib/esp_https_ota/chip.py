@@ -58,18 +58,18 @@ def _rev(r):
     return "v%d.%d" % (r // 100, r % 100)
 
 
-def check(hdr, chip_id, rev):
+def check(header, chip_id, rev):
     """ESP-IDF's bootloader_common_check_chip_validity() for an app: ESP_ERR_INVALID_VERSION if
     the image (an ImageHeader) is for another chip, or for revisions that exclude this one
     (rev -1: unknown, not checked). A max_chip_rev_full of 0 or 0xFFFF means no maximum."""
-    if hdr.chip_id != chip_id:
+    if header.chip_id != chip_id:
         raise OTAError(ESP_ERR_INVALID_VERSION, "image is for chip id %d (header bytes 12-13), this chip is %d" % (
-            hdr.chip_id, chip_id))
-    top = hdr.max_chip_rev_full
+            header.chip_id, chip_id))
+    top = header.max_chip_rev_full
     if rev < 0:
         return
-    if hdr.min_chip_rev_full > rev:
-        why = ">= %s (header bytes 15-16)" % _rev(hdr.min_chip_rev_full)
+    if header.min_chip_rev_full > rev:
+        why = ">= %s (header bytes 15-16)" % _rev(header.min_chip_rev_full)
     elif top != 0 and top != 0xFFFF and rev > top:
         why = "<= %s (header bytes 17-18)" % _rev(top)
     else:

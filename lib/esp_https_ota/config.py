@@ -15,24 +15,24 @@ _MIN_HEADER_LINE = const(1024)
 # bytes (PEM), a anything, x accepted with no meaning on MicroPython. allow_http_insecure_transport,
 # write_buffer_size, ota_resumption_keep_on_abort, anti_rollback, signature_verify_keys,
 # max_inflate_window and http_config.accept_encoding are this package's additions.
-_OTA_FIELDS = (
+_OTA_FIELDS = const((
     "d http_config", "c http_client_init_cb decrypt_cb",
     "b bulk_flash_erase partial_http_download ota_resumption ota_resumption_keep_on_abort allow_http_insecure_transport"
     " anti_rollback",
     "i max_http_request_size buffer_caps ota_image_bytes_written enc_img_header_size write_buffer_size max_inflate_window",
     "a decrypt_user_ctx partition signature_verify_keys",
-)
-_HTTP_FIELDS = (
+))
+_HTTP_FIELDS = const((
     "t url username password user_agent common_name accept_encoding", "s cert_pem client_cert_pem client_key_pem",
     "i timeout_ms max_redirection_count buffer_size",
     "a disable_auto_redirect skip_cert_common_name_check keep_alive_enable is_async crt_bundle_attach use_global_ca_store",
     "x cert_len client_cert_len client_key_len auth_type method buffer_size_tx user_data event_handler transport_type"
     " keep_alive_idle keep_alive_interval keep_alive_count max_authorization_retries tls_version if_name",
-)
+))
 
 
-def _fail(field, why, code=ESP_ERR_INVALID_ARG):
-    raise OTAError(code, "config field %s %s" % (field, why))
+def _fail(name, msg, code=ESP_ERR_INVALID_ARG):
+    raise OTAError(code, "config field %s %s" % (name, msg))
 
 
 def _checked(d, table, prefix):
@@ -45,7 +45,7 @@ def _checked(d, table, prefix):
             if key in group.split():
                 kind = group[0]
         v = d[key]
-        name = "%s%s" % (prefix, key)  # a key need not be a str
+        name = prefix + str(key)  # a key need not be a str
         if kind is None:
             _fail(name, "is unknown")
         elif v is None or kind in "ax":
@@ -101,7 +101,7 @@ def http_config(d, allow_http):
         if user is None:
             user, _, password = userinfo.partition(":")
     cfg.url = url
-    cfg.credentials = None if user is None else "%s:%s" % (user, password or "")
+    cfg.credentials = None if user is None else user + ":" + (password or "")
     cfg.timeout_ms = get("timeout_ms") or _DEFAULT_TIMEOUT_MS
     cfg.max_redirects = -1 if get("disable_auto_redirect") else (get("max_redirection_count") or _DEFAULT_MAX_REDIRECT)
     cfg.line_limit = max(get("buffer_size") or 0, _MIN_HEADER_LINE)
@@ -141,73 +141,95 @@ def _refuse_unsupported(get):
 
 
 class Config:
-    """esp_https_ota_config_t, checked, with ESP-IDF's defaults filled in."""
+    """esp_https_ota_config_t, checked by parse(), with ESP-IDF's defaults filled in. Fields only,
+    as HTTPConfig: a method would keep this module's code alive for as long as the OTA runs."""
 
-    def __init__(self, config):
-        get = _checked(config, _OTA_FIELDS, "")
-        if get("http_config") is None:
-            _fail("http_config", "is required")
-        self.http = http_config(config["http_config"], bool(get("allow_http_insecure_transport")))
-        self.init_cb = get("http_client_init_cb")
-        self.bulk_erase = bool(get("bulk_flash_erase"))
-        self.range_size = 0
-        if get("partial_http_download"):
-            self.range_size = get("max_http_request_size") or _DEFAULT_REQUEST_SIZE
-        # Resume after whole 4 KiB sectors only: a partly written sector may be torn.
-        self.resume_from = 0
-        # ota_resumption alone: the package keeps the progress in NVS (progress.py); with
-        # ota_image_bytes_written, ESP-IDF's form: the application says where to go on.
-        self.auto_resume = bool(get("ota_resumption")) and get("ota_image_bytes_written") is None
-        self.keep_on_abort = bool(get("ota_resumption_keep_on_abort"))
-        if get("ota_resumption"):
-            self.resume_from = (get("ota_image_bytes_written") or 0) // _BLOCK * _BLOCK
-        self.decrypt_cb = get("decrypt_cb")
-        self.decrypt_ctx = get("decrypt_user_ctx")
-        self.enc_header = get("enc_img_header_size") or 0
-        # A compressed image's window (1 << wbits bytes, allocated in begin()) may be at most this.
-        self.max_window = get("max_inflate_window")
-        if self.max_window is None:
-            self.max_window = _DEFAULT_INFLATE_WINDOW
-        self.buffer_size = get("write_buffer_size") or _BLOCK
-        if self.buffer_size % _BLOCK:
-            _fail("write_buffer_size", "must be a multiple of %d, not %d" % (_BLOCK, self.buffer_size))
-        keys = get("signature_verify_keys")
-        if keys is not None and (not isinstance(keys, (list, tuple)) or not all(isinstance(k, (str, bytes)) for k in keys)):
-            _fail("signature_verify_keys", "must be a list of PEM public keys (str or bytes)")
-        self.verify_keys = keys
-        self.min_secure_version = -1  # anti_rollback: a new image's secure_version may not be lower
-        if get("anti_rollback"):
-            from .ota_ops import get_app_description
-
-            self.min_secure_version = get_app_description().secure_version
-        self.partition = update_partition(get("partition"))
-        if self.buffer_size > self.partition.info()[3]:
-            _fail("write_buffer_size", "of %d bytes is larger than the update partition" % self.buffer_size)
+    http: HTTPConfig
+    init_cb: "object"  # http_client_init_cb
+    bulk_erase: bool
+    range_size: int  # bytes per Range request; 0: one request
+    resume_from: int  # ESP-IDF's ota_image_bytes_written, in whole 4 KiB sectors
+    auto_resume: bool  # ota_resumption alone: the package keeps the progress (progress.py)
+    keep_on_abort: bool
+    decrypt_cb: "object"
+    decrypt_ctx: "object"
+    enc_header: int
+    max_window: int  # max_inflate_window
+    buffer_size: int  # write_buffer_size
+    verify_keys: "list | tuple | None"  # signature_verify_keys, PEM
+    min_secure_version: int  # -1: no anti_rollback
+    partition: "object"  # the esp32.Partition to write
 
 
-def update_partition(asked):
+def parse(config):
+    """The config dict checked into a Config."""
+    cfg = Config()
+    get = _checked(config, _OTA_FIELDS, "")
+    if get("http_config") is None:
+        _fail("http_config", "is required")
+    cfg.http = http_config(config["http_config"], bool(get("allow_http_insecure_transport")))
+    cfg.init_cb = get("http_client_init_cb")
+    cfg.bulk_erase = bool(get("bulk_flash_erase"))
+    cfg.range_size = 0
+    if get("partial_http_download"):
+        cfg.range_size = get("max_http_request_size") or _DEFAULT_REQUEST_SIZE
+    # Resume after whole 4 KiB sectors only: a partly written sector may be torn.
+    cfg.resume_from = 0
+    # ota_resumption alone: the package keeps the progress in NVS (progress.py); with
+    # ota_image_bytes_written, ESP-IDF's form: the application says where to go on.
+    cfg.auto_resume = bool(get("ota_resumption")) and get("ota_image_bytes_written") is None
+    cfg.keep_on_abort = bool(get("ota_resumption_keep_on_abort"))
+    if get("ota_resumption"):
+        cfg.resume_from = (get("ota_image_bytes_written") or 0) // _BLOCK * _BLOCK
+    cfg.decrypt_cb = get("decrypt_cb")
+    cfg.decrypt_ctx = get("decrypt_user_ctx")
+    cfg.enc_header = get("enc_img_header_size") or 0
+    # A compressed image's window (1 << wbits bytes, allocated in begin()) may be at most this.
+    cfg.max_window = get("max_inflate_window")
+    if cfg.max_window is None:
+        cfg.max_window = _DEFAULT_INFLATE_WINDOW
+    cfg.buffer_size = get("write_buffer_size") or _BLOCK
+    if cfg.buffer_size % _BLOCK:
+        _fail("write_buffer_size", "must be a multiple of %d, not %d" % (_BLOCK, cfg.buffer_size))
+    keys = get("signature_verify_keys")
+    if keys is not None and (not isinstance(keys, (list, tuple)) or not all(isinstance(k, (str, bytes)) for k in keys)):
+        _fail("signature_verify_keys", "must be a list of PEM public keys (str or bytes)")
+    cfg.verify_keys = keys
+    cfg.min_secure_version = -1  # anti_rollback: a new image's secure_version may not be lower
+    if get("anti_rollback"):
+        from .ota_ops import get_app_description
+
+        cfg.min_secure_version = get_app_description().secure_version
+    partition = update_partition(get("partition"))
+    if cfg.buffer_size > partition.info()[3]:
+        _fail("write_buffer_size", "of %d bytes is larger than the update partition" % cfg.buffer_size)
+    cfg.partition = partition
+    return cfg
+
+
+def update_partition(partition):
     """The partition to write: the one asked for (an esp32.Partition, or ESP-IDF's
     {"staging": ..., "final": ..., "finalize_with_copy": ...}), else the next OTA slot."""
     import esp32
 
     running = esp32.Partition(esp32.Partition.RUNNING)
-    if isinstance(asked, dict):
-        _checked(asked, ("a staging final finalize_with_copy",), "partition.")
-        final = asked.get("final")
-        if asked.get("finalize_with_copy") or final is not None and final != asked.get("staging"):
+    if isinstance(partition, dict):
+        _checked(partition, ("a staging final finalize_with_copy",), "partition.")
+        final = partition.get("final")
+        if partition.get("finalize_with_copy") or final is not None and final != partition.get("staging"):
             _fail("partition", "with a final partition other than staging (copy after download) is not supported",
                   ESP_ERR_NOT_SUPPORTED)
-        asked = asked.get("staging")
-    if asked is None:
+        partition = partition.get("staging")
+    if partition is None:
         try:
             return running.get_next_update()
         except OSError as e:
             raise OTAError(ESP_ERR_NOT_FOUND, "no OTA update partition (%s): is the firmware built with OTA partitions?" % e)
-    if not hasattr(asked, "info") or not hasattr(asked, "writeblocks"):
-        _fail("partition", "must be an esp32.Partition, not %r" % (asked,))
-    info = asked.info()
+    if not hasattr(partition, "info") or not hasattr(partition, "writeblocks"):
+        _fail("partition", "must be an esp32.Partition, not %r" % (partition,))
+    info = partition.info()
     if info[0] != esp32.Partition.TYPE_APP:
         _fail("partition", "%s is not an app partition" % info[4])
     if info[2] == running.info()[2]:
         _fail("partition", "%s is the running partition" % info[4], ESP_ERR_OTA_PARTITION_CONFLICT)
-    return asked
+    return partition

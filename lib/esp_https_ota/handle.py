@@ -22,8 +22,8 @@ _OSERR_VALIDATE_FAILED = const(-0x1503)  # esp32.Partition.set_boot() on a bad i
 _active = None  # the open handle: one OTA at a time, as the flash can take only one
 # begin() imports these; they leave RAM with the handle, so an app carrying on after an OTA has
 # the heap it had before (the byte kernels stay: a viper module's native code is never freed).
-_PIPELINE = ("writer", "image", "chip", "http", "response", "body", "transport", "ranges", "decrypt", "inflate", "pem",
-             "url", "progress", "pipeline", "signature", "pubkey", "rsa", "ecdsa")
+_PIPELINE = const(("writer", "image", "chip", "http", "response", "body", "transport", "ranges", "decrypt", "inflate", "pem",
+             "url", "progress", "pipeline", "signature", "pubkey", "rsa", "ecdsa"))
 
 
 class _Handle:
@@ -43,11 +43,11 @@ class _Handle:
         self.verify_keys = None  # signature_verify_keys
 
 
-def _check(h, first, last):
-    """The handle's state must lie in [first, last] (a range, so no tuple is built per call)."""
+def _check(h, start, end):
+    """The handle's state must lie in [start, end] (a range, so no tuple is built per call)."""
     if not isinstance(h, _Handle):
         raise OTAError(ESP_ERR_INVALID_ARG, "not an esp_https_ota handle: %r" % (h,))
-    if not first <= h.state <= last:
+    if not start <= h.state <= end:
         raise OTAError(ESP_ERR_INVALID_STATE, "handle is %s" % (
             "closed (finished or aborted)" if h.state == _ST_CLOSED else "in state %d" % h.state))
 
@@ -60,11 +60,7 @@ def begin(config):
     running partition), ESP_ERR_INVALID_SIZE (image larger than the partition)."""
     global _active
     gc.collect()  # from .py, each import below compiles: start from a heap with no garbage
-    from .config import Config
-
-    cfg = Config(config)
-    forget("config")  # parsed once: its code and url.py's leave RAM before the buffers are made
-    forget("url")
+    cfg = _parse(config)
     if _active is not None:
         raise OTAError(ESP_ERR_INVALID_STATE, "another OTA is in progress: finish() or abort() it first")
     post(ESP_HTTPS_OTA_START)
@@ -81,6 +77,8 @@ def begin(config):
         from .pipeline import build
 
         build(h, cfg)
+        forget("pipeline")  # run once; ranges.py's code stays only while a RangeSource uses it
+        forget("ranges")
         if h.resumed:
             h.state = _ST_IN_PROGRESS
     except MemoryError:  # as ESP-IDF's failed malloc, once what begin() held is given back
@@ -91,6 +89,17 @@ def begin(config):
         raise
     _active = h
     return h
+
+
+def _parse(config):
+    """config.parse(), whose code (and url.py's) then leaves RAM before the buffers are made: the
+    Config it returns has fields only, and no reference to the parser outlives this call."""
+    from .config import parse
+
+    cfg = parse(config)
+    forget("config")
+    forget("url")
+    return cfg
 
 
 def _read_head(h):

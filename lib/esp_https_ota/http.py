@@ -93,10 +93,10 @@ class HTTPClient:
         """The next byte of the stream, or -1 once the peer has closed it."""
         return self.one[0] if self.read(self.one, 1) == 1 else -1
 
-    def fail(self, code, what):
+    def fail(self, code, msg):
         """Close the connection; the OTAError to raise, naming the URL."""
         self.close()
-        return OTAError(code, "%s %s" % (self.url, what))
+        return OTAError(code, "%s %s" % (self.url, msg))
 
     def read_error(self, e):
         if e.args and e.args[0] in (_ETIMEDOUT, _EAGAIN, "timed out"):
@@ -235,21 +235,21 @@ class HTTPClient:
         raise self.fail(ESP_FAIL, "answered HTTP status %d%s" % (st, why))
 
 
-def _put(buf, k, data):
+def _put(buf, off, data):
     for i in range(len(data)):
-        buf[k + i] = data[i]
-    return k + len(data)
+        buf[off + i] = data[i]
+    return off + len(data)
 
 
-def _put_int(buf, k, value):
-    """Write value's decimal digits at buf[k:]; the index after them."""
-    end = k + 1
+def _put_int(buf, off, value):
+    """Write value's decimal digits at buf[off:]; the index after them."""
+    end = off + 1
     v = value
     while v >= 10:
         v //= 10
         end += 1
     i = end
-    while i > k:
+    while i > off:
         i -= 1
         buf[i] = 48 + value % 10
         value //= 10

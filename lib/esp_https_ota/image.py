@@ -8,18 +8,18 @@ from micropython import const
 from . import _kernels
 from .errors import OTAError, ESP_FAIL, ESP_ERR_OTA_VALIDATE_FAILED
 
-IMAGE_MAGIC = const(0xE9)
-HEADER_LEN = const(24)  # esp_image_header_t
-SEGMENT_HEADER_LEN = const(8)  # esp_image_segment_header_t
-APP_DESC_LEN = const(256)  # esp_app_desc_t
+_IMAGE_MAGIC = const(0xE9)
+_HEADER_LEN = const(24)  # esp_image_header_t
+_SEGMENT_HEADER_LEN = const(8)  # esp_image_segment_header_t
+_APP_DESC_LEN = const(256)  # esp_app_desc_t
 HEAD_LEN = const(288)  # header + first segment header + app description: read before any write
 _DESC_OFF = const(32)  # the app description opens the first segment's data
 _MAX_SEGMENTS = const(16)
 _CHECKSUM_SEED = const(0xEF)
 _HASH_LEN = const(32)
-_APP_DESC_MAGIC = b"\x32\x54\xcd\xab"  # 0xABCD5432, compared as bytes (a 32-bit board has 31-bit small ints)
-_HEADER_FMT = "<BBBBIB3sHBHH4sB"
-_APP_DESC_FMT = "<II8s32s32s16s16s32s32sHHB"
+_APP_DESC_MAGIC = const(b"\x32\x54\xcd\xab")  # 0xABCD5432, compared as bytes (a 32-bit board has 31-bit small ints)
+_HEADER_FMT = const("<BB10xHxHH4xB")  # bytes 0, 1, 12-13, 15-16, 17-18, 23
+_APP_DESC_FMT = const("<II8s32s32s16s16s32s32sHHB")
 
 # Streaming states, in image order.
 _ST_HEADER = const(0)
@@ -43,14 +43,12 @@ def _cstr(b):
 
 
 class ImageHeader:
-    """esp_image_header_t's fields by their ESP-IDF names."""
+    """The esp_image_header_t fields the checks use, by their ESP-IDF names (the SPI flash
+    settings, entry address and legacy min_chip_rev are skipped: each name would be a qstr)."""
 
     def __init__(self, buf):
-        (self.magic, self.segment_count, self.spi_mode, speed_size, self.entry_addr, self.spi_pin,
-         self.spi_pin_drv, self.chip_id, self.min_chip_rev, self.min_chip_rev_full,
-         self.max_chip_rev_full, _, self.hash_appended) = struct.unpack_from(_HEADER_FMT, buf, 0)
-        self.spi_speed = speed_size & 0xF
-        self.spi_size = speed_size >> 4
+        (self.magic, self.segment_count, self.chip_id, self.min_chip_rev_full, self.max_chip_rev_full,
+         self.hash_appended) = struct.unpack_from(_HEADER_FMT, buf, 0)
 
 
 class AppDesc:
@@ -73,8 +71,8 @@ class AppDesc:
 
 def app_desc(buf):
     """The AppDesc of an image whose first HEAD_LEN bytes are in buf; ESP_FAIL says why not."""
-    if buf[0] != IMAGE_MAGIC:
-        raise OTAError(ESP_FAIL, "not an ESP image: byte 0 is 0x%02x, not 0x%02x" % (buf[0], IMAGE_MAGIC))
+    if buf[0] != _IMAGE_MAGIC:
+        raise OTAError(ESP_FAIL, "not an ESP image: byte 0 is 0x%02x, not 0x%02x" % (buf[0], _IMAGE_MAGIC))
     if bytes(buf[_DESC_OFF:_DESC_OFF + 4]) != _APP_DESC_MAGIC:
         raise OTAError(ESP_FAIL, "no app description (magic 0xABCD5432) at byte %d: not an OTA app image" % _DESC_OFF)
     return AppDesc(buf, _DESC_OFF)
@@ -87,7 +85,7 @@ class ImageValidator:
     keeps them); hash_block(buf, base, n) takes each flushed block for the SHA-256;
     verdict() raises ESP_ERR_OTA_VALIDATE_FAILED unless the whole image arrived and matched."""
 
-    header: ImageHeader  # set once the first HEADER_LEN bytes are in (no attribute before)
+    header: ImageHeader  # set once the first _HEADER_LEN bytes are in (no attribute before)
 
     def __init__(self, max_len, stream_len=-1):
         self._max_len = max_len  # the partition size: segments may not run past it
@@ -95,7 +93,7 @@ class ImageValidator:
         self._scratch = bytearray(_HASH_LEN)  # header, segment header or hash being collected
         self._got = 0
         self._state = _ST_HEADER
-        self._need = HEADER_LEN
+        self._need = _HEADER_LEN
         self.pos = 0  # image bytes fed so far
         self._segs_left = 0
         self._acc = _CHECKSUM_SEED
@@ -106,10 +104,10 @@ class ImageValidator:
         self._hashed = 0
         self._piece = bytearray(16)  # the hashed region ends on a 16-byte boundary: see hash_block
 
-    def feed(self, buf, off, n, dst=None, doff=0):
-        """Take the next n image bytes, buf[off:off+n]. With dst, also copy them to dst[doff:]
+    def feed(self, buf, off, n, dest=None, doff=0):
+        """Take the next n image bytes, buf[off:off+n]. With dest, also copy them to dest[doff:]
         in the same pass (the fused copy-and-checksum kernel over segment data)."""
-        if dst is None and self._state == _ST_SEG_DATA and n < self._need:
+        if dest is None and self._state == _ST_SEG_DATA and n < self._need:
             # The common case, a block inside a segment's data: one kernel call.
             self._acc = _kernels.xor_bytes(buf, off, n, self._acc)
             self._need -= n
@@ -123,12 +121,12 @@ class ImageValidator:
                 if k > self._need:
                     k = self._need
                 if st == _ST_SEG_DATA:
-                    if dst is None:
+                    if dest is None:
                         self._acc = _kernels.xor_bytes(buf, off, k, self._acc)
                     else:
-                        self._acc = _kernels.copy_xor(dst, doff, buf, off, k, self._acc)
-                elif dst is not None:
-                    _kernels.copy_bytes(dst, doff, buf, off, k)
+                        self._acc = _kernels.copy_xor(dest, doff, buf, off, k, self._acc)
+                elif dest is not None:
+                    _kernels.copy_bytes(dest, doff, buf, off, k)
                 self._need -= k
             else:
                 if st == _ST_DONE:
@@ -143,8 +141,8 @@ class ImageValidator:
                     _kernels.copy_bytes(self._scratch, self._got, buf, off, k)
                     self._got += k
                     self._need -= k
-                if dst is not None:
-                    _kernels.copy_bytes(dst, doff, buf, off, k)
+                if dest is not None:
+                    _kernels.copy_bytes(dest, doff, buf, off, k)
             off += k
             doff += k
             self.pos += k
@@ -159,8 +157,8 @@ class ImageValidator:
         st = self._state
         if st == _ST_HEADER:
             hdr = self.header = ImageHeader(self._scratch)
-            if hdr.magic != IMAGE_MAGIC:
-                self._fail("byte 0 is 0x%02x, not the image magic 0x%02x" % (hdr.magic, IMAGE_MAGIC))
+            if hdr.magic != _IMAGE_MAGIC:
+                self._fail("byte 0 is 0x%02x, not the image magic 0x%02x" % (hdr.magic, _IMAGE_MAGIC))
             if hdr.segment_count == 0 or hdr.segment_count > _MAX_SEGMENTS:
                 self._fail("segment count %d at byte 1 is outside 1..%d" % (hdr.segment_count, _MAX_SEGMENTS))
             self._segs_left = hdr.segment_count
@@ -170,13 +168,13 @@ class ImageValidator:
             s = self._scratch
             length = s[4] | (s[5] << 8) | (s[6] << 16) | (s[7] << 24)
             if length & 3:
-                self._fail("segment at byte %d has length %d, not a multiple of 4" % (self.pos - SEGMENT_HEADER_LEN, length))
+                self._fail("segment at byte %d has length %d, not a multiple of 4" % (self.pos - _SEGMENT_HEADER_LEN, length))
             if self.pos + length > self._max_len:
                 self._fail("segment at byte %d claims %d bytes, past the end of the partition" % (
-                    self.pos - SEGMENT_HEADER_LEN, length))
+                    self.pos - _SEGMENT_HEADER_LEN, length))
             if 0 <= self._stream_len < self.pos + length:
                 self._fail("segment at byte %d claims %d bytes, past the end of the %d-byte image" % (
-                    self.pos - SEGMENT_HEADER_LEN, length, self._stream_len))
+                    self.pos - _SEGMENT_HEADER_LEN, length, self._stream_len))
             self._segs_left -= 1
             self._state = _ST_SEG_DATA
             self._need = length
@@ -201,7 +199,7 @@ class ImageValidator:
         self._got = 0
         if self._segs_left:
             self._state = _ST_SEG_HEADER
-            self._need = SEGMENT_HEADER_LEN
+            self._need = _SEGMENT_HEADER_LEN
         else:
             # Zero padding so that the checksum byte ends a 16-byte block.
             self._state = _ST_PAD

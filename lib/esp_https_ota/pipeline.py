@@ -49,9 +49,10 @@ def build(h, cfg):
         h.writer.erase_all()  # blocks for seconds on a chip: every sector of the partition
 
 
-def window(b0, b1):
-    """The window a body starting with bytes b0, b1 needs: 1 << (CINFO + 8) for a zlib header
-    (CM 8, CINFO <= 7, FCHECK valid), 32 KiB for gzip (1f 8b); 0: not compressed."""
+def window(data):
+    """The window a body starting with bytes data[0], data[1] needs: 1 << (CINFO + 8) for a zlib
+    header (CM 8, CINFO <= 7, FCHECK valid), 32 KiB for gzip (1f 8b); 0: not compressed."""
+    b0, b1 = data[0], data[1]
     if b0 == 0x1F and b1 == 0x8B:
         return 32768
     if b0 & 0x0F == 8 and b0 >> 4 <= 7 and (b0 * 256 + b1) % 31 == 0:
@@ -70,7 +71,7 @@ def _detect(h, cfg):
         k += 1
     if c.encoding < 0:
         raise OTAError(ESP_ERR_NOT_SUPPORTED, "the server sent a Content-Encoding other than gzip or deflate")
-    size = window(b[0], b[1]) if k == 2 else 0
+    size = window(b) if k == 2 else 0
     if not size:
         if c.encoding:
             raise OTAError(ESP_ERR_OTA_VALIDATE_FAILED, "the body has a Content-Encoding but no zlib or gzip header")

@@ -14,27 +14,27 @@ _MAX_DIGITS = const(9)  # stays a small int on a 32-bit board
 _MAX_HEAD = const(81920)  # http_parser's HTTP_MAX_HEADER_SIZE, which esp_http_client uses
 
 
-def _is(line, start, end, word):
-    """line[start:end] equals `word` (lower case), ignoring case."""
-    if end - start != len(word):
+def _is(line, start, end, text):
+    """line[start:end] equals `text` (lower case), ignoring case."""
+    if end - start != len(text):
         return False
     for i in range(end - start):
-        if line[start + i] | 32 != word[i]:
+        if line[start + i] | 32 != text[i]:
             return False
     return True
 
 
-def _find(line, start, end, word):
-    """Whether `word` (lower case) occurs in line[start:end], ignoring case."""
-    for i in range(start, end - len(word) + 1):
-        if _is(line, i, i + len(word), word):
+def _find(line, start, end, text):
+    """Whether `text` (lower case) occurs in line[start:end], ignoring case."""
+    for i in range(start, end - len(text) + 1):
+        if _is(line, i, i + len(text), text):
             return True
     return False
 
 
-def _index(line, start, end, ch):
+def _index(line, start, end, value):
     for i in range(start, end):
-        if line[i] == ch:
+        if line[i] == value:
             return i
     return end
 

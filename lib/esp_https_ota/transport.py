@@ -29,9 +29,9 @@ def tls_context(cfg):
     return ctx
 
 
-def connect(host, port, cfg, tls_ctx):
+def connect(host, port, cfg, tls):
     """A stream (readinto(buf, n), readline(limit), write(buf, off, n), close) to host:port;
-    TLS when tls_ctx is given, checking cfg.verify_name or host. Raises ESP_ERR_HTTP_CONNECT."""
+    TLS when `tls` (an SSLContext) is given, checking cfg.verify_name or host. Raises ESP_ERR_HTTP_CONNECT."""
     where = "%s:%d" % (host, port)
     try:
         addrs = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
@@ -53,10 +53,10 @@ def connect(host, port, cfg, tls_ctx):
             sock = None
     if sock is None:
         raise OTAError(ESP_ERR_HTTP_CONNECT, "cannot connect to %s (%s)" % (where, err))
-    if tls_ctx is None:
+    if tls is None:
         return sock
     try:
-        return tls_ctx.wrap_socket(sock, server_hostname=cfg.verify_name or host)
+        return tls.wrap_socket(sock, server_hostname=cfg.verify_name or host)
     except (OSError, ValueError) as e:  # a failed certificate check is a ValueError
         sock.close()
         raise OTAError(ESP_ERR_HTTP_CONNECT, "TLS handshake with %s failed: %s" % (where, _tls_reason(e)))

@@ -79,15 +79,16 @@ def strip_fragment(url):
 def redact(url):
     """`url` without the "user:pass@" part of its authority, for messages and logs."""
     start = url.find("://") + 3 if "://" in url else (2 if url.startswith("//") else 0)
-    end = start
-    while end < len(url) and url[end] not in "/?#":
-        end += 1
+    end = len(url)
+    for sep in "/?#":
+        i = url.find(sep, start)
+        end = i if 0 <= i < end else end
     at = url.rfind("@", start, end)
     return url if at < 0 else url[:start] + url[at + 1:]
 
 
-def _bad(what, url):
-    return OTAError(ESP_ERR_INVALID_ARG, "http_config.url %s: %r" % (what, redact(url)))
+def _bad(msg, url):
+    return OTAError(ESP_ERR_INVALID_ARG, "http_config.url %s: %r" % (msg, redact(url)))
 
 
 def _host_port(hostport, url):
@@ -107,8 +108,8 @@ def _host_port(hostport, url):
 def split(url):
     """(scheme, host, port, target, userinfo) of an absolute http(s) URL; target is the
     request-target (path, default "/", plus "?query"), never the fragment."""
-    for ch in url:
-        if ch <= " " or ch == "\x7f":  # a CR or LF would end the request line: header injection
+    for ch in url.encode():  # bytes: a str's characters would each be interned, for good, as a qstr
+        if ch <= 32 or ch == 127:  # a CR or LF would end the request line: header injection
             raise _bad("contains a space or control character", url)
     scheme, authority, path, query, _ = _parse(url)
     scheme = scheme.lower() if scheme else ""

@@ -87,7 +87,6 @@ SPLIT_ERR = [
     ("https://[::1]x/", ESP_ERR_INVALID_ARG, "bad port"),
     ("https://[::1/", ESP_ERR_INVALID_ARG, "bad host"),
 ]
-STRIP = [("https://h/a#b#c", "https://h/a"), ("https://h/a?q", "https://h/a?q"), ("#x", "")]
 REDACT = [
     ("https://u:s3cret@h/p@q", "https://h/p@q"), ("https://h/p", "https://h/p"),
     ("u:s3cret@h/x", "h/x"), ("https://a@b@h", "https://h"),
@@ -98,7 +97,7 @@ REDACT = [
 def url_results(tmp_path_factory):
     """url_check.py's answers, one run per interpreter."""
     cases = json.dumps({"resolve": [[b, r] for b, r, _ in RESOLVE], "split": [u for u, _ in SPLIT_OK]
-                        + [u for u, _, _ in SPLIT_ERR], "strip": [u for u, _ in STRIP],
+                        + [u for u, _, _ in SPLIT_ERR],
                         "redact": [u for u, _ in REDACT]})
     path = tmp_path_factory.mktemp("url") / "cases.json"
     path.write_text(cases)
@@ -136,17 +135,11 @@ def test_split_errors(interp, url_results, i):
                   "ESP_ERR_INVALID_ARG (not absolute); no password in the message")
 def test_resolve_needs_an_absolute_base(interp, tmp_path):
     cases = json.dumps({"resolve": [["/fw/app.bin", "x"], ["//u:s3cret@h/", "x"]], "split": [],
-                        "strip": [], "redact": []})
+                        "redact": []})
     (tmp_path / "cases.json").write_text(cases)
     got = run_scenario(interp, "url_check.py", tmp_path / "cases.json")["resolve"]
     assert [g[:2] for g in got] == [["err", ESP_ERR_INVALID_ARG]] * 2, got
     assert all("not absolute" in g[2] and SECRET not in g[2] for g in got), got
-
-
-@pytest.mark.parametrize("i", [pytest.param(i, id=u, marks=pytest.mark.case(
-    "strip_fragment %r" % u, "ESP_OK; %r" % want)) for i, (u, want) in enumerate(STRIP)])
-def test_strip_fragment(interp, url_results, i):
-    assert url_results[interp]["strip"][i] == ["ok", STRIP[i][1]]
 
 
 @pytest.mark.parametrize("i", [pytest.param(i, id=u, marks=pytest.mark.case(

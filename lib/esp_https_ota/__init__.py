@@ -1,10 +1,10 @@
 # esp_https_ota for MicroPython: ESP-IDF's esp_https_ota API (the esp_https_ota_ prefix dropped).
-# This module is the public API only: the OTA itself lives in handle.py; app_update's helpers
+# This module is the public API and the one-call OTA: the OTA itself lives in handle.py; app_update's helpers
 # (ota_ops.py) and DecryptArgs load on first use, so an application pays RAM only for what it uses.
-from .errors import OTAError, err_to_name, ESP_OK, ESP_FAIL  # noqa: F401  (ESP_ERR_*: see __getattr__)
+from .errors import OTAError, err_to_name, ESP_OK, ESP_FAIL, ESP_ERR_HTTPS_OTA_IN_PROGRESS  # noqa: F401  (more: __getattr__)
 from .events import *  # noqa: F401,F403  (ESP_HTTPS_OTA_* ids, event_handler_register/unregister)
 from .handle import (  # noqa: F401
-    begin, perform, finish, abort, esp_https_ota, get_img_desc, get_image_len_read, get_image_size,
+    begin, perform, finish, abort, get_img_desc, get_image_len_read, get_image_size,
     get_image_written, get_status_code, is_complete_data_received,
 )
 
@@ -35,3 +35,21 @@ def __getattr__(name):
         raise AttributeError(name)
     found = sys.modules["esp_https_ota." + module]
     return found if module == name else getattr(found, name)
+
+
+def esp_https_ota(config):
+    """esp_https_ota(): the whole OTA in one call (begin, perform until done, finish). On success
+    the next boot runs the new image (call machine.reset()); on any failure the OTA is aborted,
+    the boot partition is untouched, and the OTAError is raised again."""
+    h = begin(config)
+    try:
+        while perform(h) == ESP_ERR_HTTPS_OTA_IN_PROGRESS:
+            pass
+    except BaseException:
+        abort(h)
+        raise
+    try:
+        return finish(h)
+    except BaseException:
+        post(ESP_HTTPS_OTA_ABORT)  # finish() already released the handle
+        raise

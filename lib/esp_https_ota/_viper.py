@@ -6,7 +6,7 @@ import micropython
 
 @micropython.viper
 def copy_xor(dst, doff: int, src, soff: int, n: int, acc: int) -> int:
-    """Copy src[soff:soff+n] to dst[doff:...]; return acc XOR every copied byte."""
+    # Copy src[soff:soff+n] to dst[doff:...]; return acc XOR every copied byte.
     d = ptr8(dst)
     s = ptr8(src)
     i = 0
@@ -36,7 +36,7 @@ def copy_xor(dst, doff: int, src, soff: int, n: int, acc: int) -> int:
 
 @micropython.viper
 def xor_bytes(src, soff: int, n: int, acc: int) -> int:
-    """Return acc XOR every byte of src[soff:soff+n]."""
+    # Return acc XOR every byte of src[soff:soff+n].
     s = ptr8(src)
     i = 0
     if (soff & 3) == 0:
@@ -58,7 +58,7 @@ def xor_bytes(src, soff: int, n: int, acc: int) -> int:
 
 @micropython.viper
 def copy_bytes(dst, doff: int, src, soff: int, n: int):
-    """dst[doff:doff+n] = src[soff:soff+n], without allocating."""
+    # dst[doff:doff+n] = src[soff:soff+n], without allocating.
     d = ptr8(dst)
     s = ptr8(src)
     i = 0
@@ -69,7 +69,7 @@ def copy_bytes(dst, doff: int, src, soff: int, n: int):
 
 @micropython.viper
 def fill_bytes(dst, doff: int, n: int, value: int):
-    """dst[doff:doff+n] = value, without allocating."""
+    # dst[doff:doff+n] = value, without allocating.
     d = ptr8(dst)
     i = 0
     while i < n:

@@ -17,7 +17,7 @@ class Body:
         self.ended = True
 
     def arm(self):
-        """Start on the body of the response the client has just read the head of."""
+        # Start on the body of the response the client has just read the head of.
         c = self._c
         self._chunked = c.chunked
         self._left = 0 if c.chunked else c.length
@@ -25,8 +25,8 @@ class Body:
         self.ended = c.length == 0 and not c.chunked or c.status == 304 or c.status == 204
 
     def readinto(self, buf, n):
-        """Up to n body bytes into buf[0:n]; 0 at the body's end. A body that ends before its
-        declared length raises ESP_ERR_HTTP_INCOMPLETE_DATA."""
+        # Up to n body bytes into buf[0:n]; 0 at the body's end. A body that ends before its
+        # declared length raises ESP_ERR_HTTP_INCOMPLETE_DATA.
         if self.ended:
             return 0
         if self._chunked and self._left == 0:
@@ -54,8 +54,8 @@ class Body:
         return got
 
     def drain(self, limit):
-        """Read and drop a body of at most `limit` bytes so the connection can carry the next
-        request; False (the connection must close) for anything else."""
+        # Read and drop a body of at most `limit` bytes so the connection can carry the next
+        # request; False (the connection must close) for anything else.
         if self.ended:
             return True
         if self._chunked or not 0 <= self._left <= limit or not self._c.keep_alive:
@@ -64,8 +64,8 @@ class Body:
         return True
 
     def skip(self, n):
-        """Read and drop n body bytes (a redirect's body, or bytes re-sent by a server that
-        ignored Range)."""
+        # Read and drop n body bytes (a redirect's body, or bytes re-sent by a server that
+        # ignored Range).
         scrap = bytearray(1024)
         while n > 0:
             got = self.readinto(scrap, min(n, len(scrap)))
@@ -80,7 +80,7 @@ class Body:
         return ch
 
     def _line_end(self):
-        """Consume up to and including the next LF; return the count of bytes before it."""
+        # Consume up to and including the next LF; return the count of bytes before it.
         count = 0
         while self._getc() != 10:
             count += 1
@@ -89,7 +89,7 @@ class Body:
         return count
 
     def _chunk_size(self):
-        """A chunk-size line: hex digits, then extensions; after the last chunk, the trailer."""
+        # A chunk-size line: hex digits, then extensions; after the last chunk, the trailer.
         size = digits = 0
         while True:
             c = self._getc()

@@ -17,7 +17,7 @@ def _bits(mem32, addr, shift, mask):
 
 
 def revision(chip_id):
-    """The running chip's revision (e.g. 301 for v3.1), or -1 if this chip is not mapped."""
+    # The running chip's revision (e.g. 301 for v3.1), or -1 if this chip is not mapped.
     try:
         from machine import mem32
     except ImportError:
@@ -46,7 +46,7 @@ def revision(chip_id):
 
 
 def running_id():
-    """The chip id in the running app's image header (bytes 12-13): the chip we run on."""
+    # The chip id in the running app's image header (bytes 12-13): the chip we run on.
     import esp32
 
     buf = bytearray(16)
@@ -59,9 +59,9 @@ def _rev(r):
 
 
 def check(header, chip_id, rev):
-    """ESP-IDF's bootloader_common_check_chip_validity() for an app: ESP_ERR_INVALID_VERSION if
-    the image (an ImageHeader) is for another chip, or for revisions that exclude this one
-    (rev -1: unknown, not checked). A max_chip_rev_full of 0 or 0xFFFF means no maximum."""
+    # ESP-IDF's bootloader_common_check_chip_validity() for an app: ESP_ERR_INVALID_VERSION if
+    # the image (an ImageHeader) is for another chip, or for revisions that exclude this one
+    # (rev -1: unknown, not checked). A max_chip_rev_full of 0 or 0xFFFF means no maximum.
     if header.chip_id != chip_id:
         raise OTAError(ESP_ERR_INVALID_VERSION, "image is for chip id %d (header bytes 12-13), this chip is %d" % (
             header.chip_id, chip_id))

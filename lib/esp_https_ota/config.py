@@ -11,22 +11,29 @@ _DEFAULT_INFLATE_WINDOW = const(32768)  # max_inflate_window: deflate's largest 
 _DEFAULT_MAX_REDIRECT = const(10)
 _MIN_HEADER_LINE = const(1024)
 
-# Fields by kind (the first letter): d dict, c callable, b bool, i int >= 0, t str, s str or
-# bytes (PEM), a anything, x accepted with no meaning on MicroPython. allow_http_insecure_transport,
-# write_buffer_size, ota_resumption_keep_on_abort, anti_rollback, signature_verify_keys,
-# max_inflate_window and http_config.accept_encoding are this package's additions.
+# Each table lists its fields by kind, the kind being the group's index: anything, dict, callable,
+# bool, int >= 0, str, str or bytes (PEM), and accepted with no meaning on MicroPython.
+# allow_http_insecure_transport, write_buffer_size, ota_resumption_keep_on_abort, anti_rollback,
+# signature_verify_keys, max_inflate_window and http_config.accept_encoding are this package's additions.
+_ANY = const(0)
+_DICT = const(1)
+_CALLABLE = const(2)
+_BOOL = const(3)
+_INT = const(4)
+_STR = const(5)
+_PEM = const(6)
+_IGNORED = const(7)
 _OTA_FIELDS = const((
-    "d http_config", "c http_client_init_cb decrypt_cb",
-    "b bulk_flash_erase partial_http_download ota_resumption ota_resumption_keep_on_abort allow_http_insecure_transport"
+    "decrypt_user_ctx partition signature_verify_keys", "http_config", "http_client_init_cb decrypt_cb",
+    "bulk_flash_erase partial_http_download ota_resumption ota_resumption_keep_on_abort allow_http_insecure_transport"
     " anti_rollback",
-    "i max_http_request_size buffer_caps ota_image_bytes_written enc_img_header_size write_buffer_size max_inflate_window",
-    "a decrypt_user_ctx partition signature_verify_keys",
+    "max_http_request_size buffer_caps ota_image_bytes_written enc_img_header_size write_buffer_size max_inflate_window",
 ))
 _HTTP_FIELDS = const((
-    "t url username password user_agent common_name accept_encoding", "s cert_pem client_cert_pem client_key_pem",
-    "i timeout_ms max_redirection_count buffer_size",
-    "a disable_auto_redirect skip_cert_common_name_check keep_alive_enable is_async crt_bundle_attach use_global_ca_store",
-    "x cert_len client_cert_len client_key_len auth_type method buffer_size_tx user_data event_handler transport_type"
+    "disable_auto_redirect skip_cert_common_name_check keep_alive_enable is_async crt_bundle_attach use_global_ca_store",
+    "", "", "", "timeout_ms max_redirection_count buffer_size", "url username password user_agent common_name accept_encoding",
+    "cert_pem client_cert_pem client_key_pem",
+    "cert_len client_cert_len client_key_len auth_type method buffer_size_tx user_data event_handler transport_type"
     " keep_alive_idle keep_alive_interval keep_alive_count max_authorization_retries tls_version if_name",
 ))
 
@@ -35,33 +42,33 @@ def _fail(name, msg, code=ESP_ERR_INVALID_ARG):
     raise OTAError(code, "config field %s %s" % (name, msg))
 
 
-def _checked(d, table, prefix):
-    """d's fields against `table` (see above); returns d.get."""
+def _checked(d, table, path):
+    # d's fields against `table` (see above), `path` naming d ("" or "http_config."); returns d.get.
     if not isinstance(d, dict):
-        _fail(prefix[:-1] if prefix else "config", "must be a dict")
+        _fail(path[:-1] if path else "config", "must be a dict")
     for key in d:
-        kind = None
-        for group in table:
-            if key in group.split():
-                kind = group[0]
+        kind = -1
+        for i in range(len(table)):
+            if key in table[i].split():
+                kind = i
         v = d[key]
-        name = prefix + str(key)  # a key need not be a str
-        if kind is None:
+        name = path + str(key)  # a key need not be a str
+        if kind < 0:
             _fail(name, "is unknown")
-        elif v is None or kind in "ax":
+        elif v is None or kind == _ANY or kind == _IGNORED:
             continue
-        if kind == "i" and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+        if kind == _INT and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
             _fail(name, "must be an int >= 0, not %r" % (v,))
-        if (kind == "b" and not isinstance(v, bool) or kind == "c" and not callable(v)
-                or kind == "t" and not isinstance(v, str)
-                or kind == "s" and not isinstance(v, (str, bytes)) or kind == "d" and not isinstance(v, dict)):
+        if (kind == _BOOL and not isinstance(v, bool) or kind == _CALLABLE and not callable(v)
+                or kind == _STR and not isinstance(v, str)
+                or kind == _PEM and not isinstance(v, (str, bytes)) or kind == _DICT and not isinstance(v, dict)):
             _fail(name, "has the wrong type: %r" % (v,))
     return d.get
 
 
 class HTTPConfig:
-    """The http_config fields the HTTP client uses, with esp_http_client's defaults. Fields
-    only, no methods, so that this module can be unloaded once the config is parsed."""
+    # The http_config fields the HTTP client uses, with esp_http_client's defaults. Fields
+    # only, no methods, so that this module can be unloaded once the config is parsed.
 
     # Declared for the type checker (MicroPython compiles no code for them); set by http_config().
     url: str  # without userinfo
@@ -82,7 +89,7 @@ class HTTPConfig:
 
 
 def http_config(d, allow_http):
-    """The http_config dict checked into an HTTPConfig."""
+    # The http_config dict checked into an HTTPConfig.
     from .url import split
 
     cfg = HTTPConfig()
@@ -118,16 +125,17 @@ def http_config(d, allow_http):
     cfg.accept_encoding = get("accept_encoding")
     if cfg.accept_encoding is not None and cfg.accept_encoding != "gzip":
         _fail("http_config.accept_encoding", "must be \"gzip\" (or left out), not %r" % (cfg.accept_encoding,))
+    _tls(cfg, get, scheme)
+    return cfg
+
+
+def _tls(cfg, get, scheme):
+    # The server and client certificates; the http_config fields MicroPython's tls cannot
+    # honour, refused by name.
     if scheme == "https" and not cfg.cert_pem:
         _fail("http_config.cert_pem", "is required for https (server verification)")
     if bool(cfg.client_cert) != bool(cfg.client_key):
         _fail("http_config.client_cert_pem", "and client_key_pem go together")
-    _refuse_unsupported(get)
-    return cfg
-
-
-def _refuse_unsupported(get):
-    """http_config fields that MicroPython cannot honour, refused by name."""
     if get("is_async"):
         _fail("http_config.is_async", "must be false: esp_https_ota is blocking")
     for key in ("crt_bundle_attach", "use_global_ca_store"):
@@ -141,8 +149,8 @@ def _refuse_unsupported(get):
 
 
 class Config:
-    """esp_https_ota_config_t, checked by parse(), with ESP-IDF's defaults filled in. Fields only,
-    as HTTPConfig: a method would keep this module's code alive for as long as the OTA runs."""
+    # esp_https_ota_config_t, checked by parse(), with ESP-IDF's defaults filled in. Fields only,
+    # as HTTPConfig: a method would keep this module's code alive for as long as the OTA runs.
 
     http: HTTPConfig
     init_cb: "object"  # http_client_init_cb
@@ -162,7 +170,7 @@ class Config:
 
 
 def parse(config):
-    """The config dict checked into a Config."""
+    # The config dict checked into a Config.
     cfg = Config()
     get = _checked(config, _OTA_FIELDS, "")
     if get("http_config") is None:
@@ -208,13 +216,13 @@ def parse(config):
 
 
 def update_partition(partition):
-    """The partition to write: the one asked for (an esp32.Partition, or ESP-IDF's
-    {"staging": ..., "final": ..., "finalize_with_copy": ...}), else the next OTA slot."""
+    # The partition to write: the one asked for (an esp32.Partition, or ESP-IDF's
+    # {"staging": ..., "final": ..., "finalize_with_copy": ...}), else the next OTA slot.
     import esp32
 
     running = esp32.Partition(esp32.Partition.RUNNING)
     if isinstance(partition, dict):
-        _checked(partition, ("a staging final finalize_with_copy",), "partition.")
+        _checked(partition, ("staging final finalize_with_copy",), "partition.")  # kind 0: anything
         final = partition.get("final")
         if partition.get("finalize_with_copy") or final is not None and final != partition.get("staging"):
             _fail("partition", "with a final partition other than staging (copy after download) is not supported",

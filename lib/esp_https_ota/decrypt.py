@@ -43,7 +43,7 @@ class DecryptStage:
         return k
 
     def _decrypt_next(self):
-        """Read the next block of the body through decrypt_cb; False at the body's end."""
+        # Read the next block of the body through decrypt_cb; False at the body's end.
         n = self._up.readinto(self._in, _RECV_SIZE)
         if n == 0:
             return False

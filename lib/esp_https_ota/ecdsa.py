@@ -14,14 +14,14 @@ _HLEN = const(32)
 
 
 def on_curve(x, y):
-    """True when (x, y) is an affine point of P-256: y^2 = x^3 - 3x + b (mod p), 0 <= x, y < p."""
+    # True when (x, y) is an affine point of P-256: y^2 = x^3 - 3x + b (mod p), 0 <= x, y < p.
     if not (0 <= x < _P and 0 <= y < _P):
         return False
     return (y * y - (x * x * x - 3 * x + _B)) % _P == 0
 
 
 def _double(pt):
-    """2*pt (dbl-2001-b, a = -3). P-256 has no point of order 2, so only infinity doubles to it."""
+    # 2*pt (dbl-2001-b, a = -3). P-256 has no point of order 2, so only infinity doubles to it.
     x, y, z = pt
     if z == 0:
         return pt
@@ -36,7 +36,7 @@ def _double(pt):
 
 
 def _add(p1, p2):
-    """p1 + p2 for any two points (add-1998-cmo-2), doubling or infinity where the formula cannot."""
+    # p1 + p2 for any two points (add-1998-cmo-2), doubling or infinity where the formula cannot.
     x1, y1, z1 = p1
     x2, y2, z2 = p2
     if z1 == 0:
@@ -62,7 +62,7 @@ def _add(p1, p2):
 
 
 def _mul2(u1, u2, q):
-    """u1*G + u2*q in Jacobian coordinates, one doubling per bit (Shamir's trick)."""
+    # u1*G + u2*q in Jacobian coordinates, one doubling per bit (Shamir's trick).
     g = (_GX, _GY, 1)
     table = (None, g, q, _add(g, q))
     acc = (1, 1, 0)
@@ -77,13 +77,13 @@ def _mul2(u1, u2, q):
 
 
 def verify_p256(x, y, digest, r, s):
-    """True when (r, s) is a valid ECDSA P-256 signature of `digest` under the public key (x, y).
-
-    x, y, r, s: ints (in an ESP-IDF signature block they are little-endian: read them with
-      rsa.int_from_le(block, off, 32)).
-    digest: the 32-byte SHA-256 of the signed data, used as the hash (not hashed again).
-    Returns False for every mismatch, for r or s outside [1, n-1] and for a point not on the
-    curve; raises nothing for well-typed input."""
+    # True when (r, s) is a valid ECDSA P-256 signature of `digest` under the public key (x, y).
+    #
+    # x, y, r, s: ints (in an ESP-IDF signature block they are little-endian: read them with
+    #   rsa.int_from_le(block, off, 32)).
+    # digest: the 32-byte SHA-256 of the signed data, used as the hash (not hashed again).
+    # Returns False for every mismatch, for r or s outside [1, n-1] and for a point not on the
+    # curve; raises nothing for well-typed input.
     if len(digest) != _HLEN or not (0 < r < _N and 0 < s < _N) or not on_curve(x, y):
         return False
     e = int.from_bytes(digest, "big")

@@ -42,8 +42,8 @@ class OTAError(OSError):
 
 
 def __getattr__(name):
-    """ESP_OK, ESP_FAIL, ESP_ERR_*: the code after `name` in _CODES."""
-    at = _CODES.find(" %s " % name) if name.startswith("ESP_") else -1
+    # ESP_OK, ESP_FAIL, ESP_ERR_*: the code after `name` in _CODES.
+    at = _CODES.find(" " + name + " ") if name.startswith("ESP_") else -1
     if at < 0:
         raise AttributeError(name)
     start = at + len(name) + 2
@@ -64,8 +64,8 @@ def err_to_name(code):
 
 
 def forget(name):
-    """Unload submodule `name` once its work is done: on a board the code of an imported module
-    stays in RAM, and config parsing or the chip check run once per OTA. Imported again if needed."""
+    # Unload submodule `name` once its work is done: on a board the code of an imported module
+    # stays in RAM, and config parsing or the chip check run once per OTA. Imported again if needed.
     import sys
 
     sys.modules.pop("esp_https_ota." + name, None)

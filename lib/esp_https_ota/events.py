@@ -28,15 +28,15 @@ def event_handler_unregister(handler):
             _handlers.pop(i)
 
 
-def post(event_id, data=None):
+def post(event, data=None):
     i = 0
     while i < len(_handlers):  # index loop: a list iterator would allocate per event
         handler, arg = _handlers[i]
         try:
-            handler(arg, ESP_HTTPS_OTA_EVENT, event_id, data)
+            handler(arg, ESP_HTTPS_OTA_EVENT, event, data)
         except Exception as e:
             try:
-                print("esp_https_ota: event handler failed on event %d: %r" % (event_id, e))
+                print("esp_https_ota: event handler failed on event %d: %r" % (event, e))
             except MemoryError:  # the handler used up the heap: the OTA goes on without the log
                 pass
         i += 1

@@ -22,12 +22,12 @@ _OSERR_VALIDATE_FAILED = const(-0x1503)  # esp32.Partition.set_boot() on a bad i
 _active = None  # the open handle: one OTA at a time, as the flash can take only one
 # begin() imports these; they leave RAM with the handle, so an app carrying on after an OTA has
 # the heap it had before (the byte kernels stay: a viper module's native code is never freed).
-_PIPELINE = const(("writer", "image", "chip", "http", "response", "body", "transport", "ranges", "decrypt", "inflate", "pem",
-             "url", "progress", "pipeline", "signature", "pubkey", "rsa", "ecdsa"))
+_PIPELINE = const(("writer", "image", "chip", "http", "response", "body", "transport", "ranges", "decrypt", "inflate",
+                   "pem", "url", "progress", "pipeline", "signature", "pubkey", "rsa", "ecdsa"))
 
 
 class _Handle:
-    """esp_https_ota_handle_t: private state of one OTA."""
+    # esp_https_ota_handle_t: private state of one OTA.
 
     def __init__(self, partition, writer):
         self.state = _ST_BEGIN
@@ -44,7 +44,7 @@ class _Handle:
 
 
 def _check(h, start, end):
-    """The handle's state must lie in [start, end] (a range, so no tuple is built per call)."""
+    # The handle's state must lie in [start, end] (a range, so no tuple is built per call).
     if not isinstance(h, _Handle):
         raise OTAError(ESP_ERR_INVALID_ARG, "not an esp_https_ota handle: %r" % (h,))
     if not start <= h.state <= end:
@@ -92,8 +92,8 @@ def begin(config):
 
 
 def _parse(config):
-    """config.parse(), whose code (and url.py's) then leaves RAM before the buffers are made: the
-    Config it returns has fields only, and no reference to the parser outlives this call."""
+    # config.parse(), whose code (and url.py's) then leaves RAM before the buffers are made: the
+    # Config it returns has fields only, and no reference to the parser outlives this call.
     from .config import parse
 
     cfg = parse(config)
@@ -103,13 +103,16 @@ def _parse(config):
 
 
 def _read_head(h):
-    """Read the image's first bytes into the writer until it has checked the head."""
+    # Read the image's first bytes into the writer until it has checked the head.
     w = h.writer
-    while w.head_missing() > 0:
-        n = h.source.readinto(w.window(), min(w.room(), w.head_missing()))
-        if n == 0:
-            break
-        w.commit(n)
+    try:
+        while w.head_missing() > 0:
+            n = h.source.readinto(w.window(), min(w.room(), w.head_missing()))
+            if n == 0:
+                break
+            w.commit(n)
+    except MemoryError:  # the head check imports chip.py and parses the app description
+        raise OTAError(ESP_ERR_NO_MEM, "ran out of heap checking the image head: nothing written")
     return w.head()
 
 
@@ -162,7 +165,7 @@ def perform(h):
 
 
 def _release(h, keep=True):
-    """Give back what the handle holds; `keep`: leave saved progress for a later resume."""
+    # Give back what the handle holds; `keep`: leave saved progress for a later resume.
     global _active
     if h is not None:  # None: begin() failed before the handle was made
         if h.client is not None:
@@ -194,9 +197,12 @@ def finish(h):
         for name in _PIPELINE:  # the download's code leaves RAM first: give them the heap
             forget(name)
         gc.collect()
-        from .signature import check
+        try:
+            from .signature import check
 
-        check(h.partition, written, h.verify_keys)  # signed images, before the boot partition changes
+            check(h.partition, written, h.verify_keys)  # signed images, before the boot partition changes
+        except MemoryError:
+            raise OTAError(ESP_ERR_NO_MEM, "finish() ran out of heap checking for a signature: boot partition unchanged")
         try:
             h.partition.set_boot()
         except OSError as e:
@@ -249,21 +255,3 @@ def get_status_code(h):  # the last response's HTTP status; -1 for a closed hand
     if not isinstance(h, _Handle) or h.client is None:
         return -1
     return h.client.status
-
-
-def esp_https_ota(config):
-    """esp_https_ota(): the whole OTA in one call (begin, perform until done, finish). On success
-    the next boot runs the new image (call machine.reset()); on any failure the OTA is aborted,
-    the boot partition is untouched, and the OTAError is raised again."""
-    h = begin(config)
-    try:
-        while perform(h) == ESP_ERR_HTTPS_OTA_IN_PROGRESS:
-            pass
-    except BaseException:
-        abort(h)
-        raise
-    try:
-        return finish(h)
-    except BaseException:
-        post(ESP_HTTPS_OTA_ABORT)  # finish() already released the handle
-        raise

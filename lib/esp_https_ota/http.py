@@ -21,9 +21,9 @@ _EAGAIN = const(11)
 
 
 class HTTPClient:
-    """The client handle that http_client_init_cb gets (set_header, delete_header, get_url).
-    After request(): status and the head's fields (see response.read_head); body is the source
-    of the response's body bytes."""
+    # The client handle that http_client_init_cb gets (set_header, delete_header, get_url).
+    # After request(): status and the head's fields (see response.read_head); body is the source
+    # of the response's body bytes.
 
     def __init__(self, cfg):
         self.cfg = cfg  # config.HTTPConfig
@@ -65,7 +65,7 @@ class HTTPClient:
         return self.url
 
     def ready(self):
-        """Build the request now (in begin()), so that perform()'s Range requests allocate nothing."""
+        # Build the request now (in begin()), so that perform()'s Range requests allocate nothing.
         if self._req is None:
             self._prepare()
 
@@ -90,13 +90,13 @@ class HTTPClient:
         return self._sock
 
     def getc(self):
-        """The next byte of the stream, or -1 once the peer has closed it."""
+        # The next byte of the stream, or -1 once the peer has closed it.
         return self.one[0] if self.read(self.one, 1) == 1 else -1
 
     def fail(self, code, msg):
-        """Close the connection; the OTAError to raise, naming the URL."""
+        # Close the connection; the OTAError to raise, naming the URL.
         self.close()
-        return OTAError(code, "%s %s" % (self.url, msg))
+        return OTAError(code, self.url + " " + msg)
 
     def read_error(self, e):
         if e.args and e.args[0] in (_ETIMEDOUT, _EAGAIN, "timed out"):
@@ -113,8 +113,8 @@ class HTTPClient:
 
     # -- requests
     def request(self, start=-1, last=-1):
-        """GET the URL (with Range bytes=start-last when start >= 0; last -1: to the end), following
-        redirects and one 401; read the response head. Returns 200 or 206; raises OTAError else."""
+        # GET the URL (with Range bytes=start-last when start >= 0; last -1: to the end), following
+        # redirects and one 401; read the response head. Returns 200 or 206; raises OTAError else.
         redirects = 0
         auth_retried = stale_retried = False
         while True:
@@ -172,12 +172,12 @@ class HTTPClient:
         self._req = None
 
     def _prepare(self):
-        """Build the request for the current URL, less its Range line."""
+        # Build the request for the current URL, less its Range line.
         scheme, host, port = self._dest
         target = self._target
         default = 443 if scheme == "https" else 80
-        lines = ["GET %s HTTP/1.1" % target, "Host: " + (host if port == default else "%s:%d" % (host, port)),
-                 "User-Agent: " + self.cfg.user_agent, "Connection: keep-alive"]
+        lines = ["GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nConnection: keep-alive" % (
+            target, host if port == default else "%s:%d" % (host, port), self.cfg.user_agent)]
         if self.cfg.accept_encoding:
             lines.append("Accept-Encoding: " + self.cfg.accept_encoding)
         if self._send_auth and self._credentials:
@@ -218,7 +218,7 @@ class HTTPClient:
             raise self.fail(ESP_ERR_HTTP_WRITE_DATA, "could not be sent the request (%s)" % e)
 
     def _check_status(self, start):
-        """ESP-IDF's map from an HTTP status to an error (200 and 206 proceed)."""
+        # ESP-IDF's map from an HTTP status to an error (200 and 206 proceed).
         st = self.status
         if st == 206 and start >= 0 and (self.range_start != start or self.range_total < 0):
             raise self.fail(ESP_ERR_INVALID_RESPONSE, "answered bytes %d- with Content-Range start %d, total %d" % (
@@ -242,7 +242,7 @@ def _put(buf, off, data):
 
 
 def _put_int(buf, off, value):
-    """Write value's decimal digits at buf[off:]; the index after them."""
+    # Write value's decimal digits at buf[off:]; the index after them.
     end = off + 1
     v = value
     while v >= 10:

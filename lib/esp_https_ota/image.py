@@ -32,7 +32,7 @@ _ST_DONE = const(6)
 
 
 def _cstr(b):
-    """A fixed-size C char array as str: up to the first NUL."""
+    # A fixed-size C char array as str: up to the first NUL.
     end = b.find(b"\x00")
     if end >= 0:
         b = b[:end]
@@ -43,8 +43,8 @@ def _cstr(b):
 
 
 class ImageHeader:
-    """The esp_image_header_t fields the checks use, by their ESP-IDF names (the SPI flash
-    settings, entry address and legacy min_chip_rev are skipped: each name would be a qstr)."""
+    # The esp_image_header_t fields the checks use, by their ESP-IDF names (the SPI flash
+    # settings, entry address and legacy min_chip_rev are skipped: each name would be a qstr).
 
     def __init__(self, buf):
         (self.magic, self.segment_count, self.chip_id, self.min_chip_rev_full, self.max_chip_rev_full,
@@ -70,7 +70,7 @@ class AppDesc:
 
 
 def app_desc(buf):
-    """The AppDesc of an image whose first HEAD_LEN bytes are in buf; ESP_FAIL says why not."""
+    # The AppDesc of an image whose first HEAD_LEN bytes are in buf; ESP_FAIL says why not.
     if buf[0] != _IMAGE_MAGIC:
         raise OTAError(ESP_FAIL, "not an ESP image: byte 0 is 0x%02x, not 0x%02x" % (buf[0], _IMAGE_MAGIC))
     if bytes(buf[_DESC_OFF:_DESC_OFF + 4]) != _APP_DESC_MAGIC:
@@ -79,11 +79,11 @@ def app_desc(buf):
 
 
 class ImageValidator:
-    """Walks an image as it streams: header, segments, checksum, optional SHA-256.
-
-    feed(buf, off, n) takes the next n bytes (in place: they are already where the writer
-    keeps them); hash_block(buf, base, n) takes each flushed block for the SHA-256;
-    verdict() raises ESP_ERR_OTA_VALIDATE_FAILED unless the whole image arrived and matched."""
+    # Walks an image as it streams: header, segments, checksum, optional SHA-256.
+    #
+    # feed(buf, off, n) takes the next n bytes (in place: they are already where the writer
+    # keeps them); hash_block(buf, base, n) takes each flushed block for the SHA-256;
+    # verdict() raises ESP_ERR_OTA_VALIDATE_FAILED unless the whole image arrived and matched.
 
     header: ImageHeader  # set once the first _HEADER_LEN bytes are in (no attribute before)
 
@@ -105,8 +105,8 @@ class ImageValidator:
         self._piece = bytearray(16)  # the hashed region ends on a 16-byte boundary: see hash_block
 
     def feed(self, buf, off, n, dest=None, doff=0):
-        """Take the next n image bytes, buf[off:off+n]. With dest, also copy them to dest[doff:]
-        in the same pass (the fused copy-and-checksum kernel over segment data)."""
+        # Take the next n image bytes, buf[off:off+n]. With dest, also copy them to dest[doff:]
+        # in the same pass (the fused copy-and-checksum kernel over segment data).
         if dest is None and self._state == _ST_SEG_DATA and n < self._need:
             # The common case, a block inside a segment's data: one kernel call.
             self._acc = _kernels.xor_bytes(buf, off, n, self._acc)
@@ -150,7 +150,7 @@ class ImageValidator:
                 self._advance()
 
     def expect(self, stream_len):
-        """The body's length, once known: segments may not run past it."""
+        # The body's length, once known: segments may not run past it.
         self._stream_len = stream_len
 
     def _advance(self):
@@ -209,7 +209,7 @@ class ImageValidator:
                 self._fail("image of %d bytes does not fit the %d-byte partition" % (self.image_len, self._max_len))
 
     def hash_block(self, buf, base, n):
-        """Add buf[0:n], the image bytes at [base, base+n), to the SHA-256 where it covers them."""
+        # Add buf[0:n], the image bytes at [base, base+n), to the SHA-256 where it covers them.
         if self.image_len >= 0:
             if not self.hash_appended:
                 return
@@ -235,7 +235,7 @@ class ImageValidator:
         self._hashed = base + n
 
     def verdict(self):
-        """Raise ESP_ERR_OTA_VALIDATE_FAILED unless a whole, intact image was fed."""
+        # Raise ESP_ERR_OTA_VALIDATE_FAILED unless a whole, intact image was fed.
         if self._state != _ST_DONE:
             if self.image_len >= 0:
                 self._fail("image truncated: %d of %d bytes received" % (self.pos, self.image_len))

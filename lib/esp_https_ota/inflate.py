@@ -19,8 +19,8 @@ _OUT = const(1024)  # inflated bytes for reads shorter than the reader's buffer
 
 
 class _Feed(io.IOBase):
-    """The compressed stream DeflateIO reads: first the bytes peeked for detection, then the
-    stage before, through a read-ahead buffer. `taken`: compressed bytes handed over so far."""
+    # The compressed stream DeflateIO reads: first the bytes peeked for detection, then the
+    # stage before, through a read-ahead buffer. `taken`: compressed bytes handed over so far.
 
     def __init__(self, src, b0, b1):
         self._src = src
@@ -51,9 +51,9 @@ class _Feed(io.IOBase):
 
 
 class InflateStage:
-    """readinto(buf, n) -> count (0: end) of the inflated image. Reads of a whole buffer (the
-    writer's sector buffer or bounce buffer) inflate straight into it; shorter ones go through
-    this stage's own buffer."""
+    # readinto(buf, n) -> count (0: end) of the inflated image. Reads of a whole buffer (the
+    # writer's sector buffer or bounce buffer) inflate straight into it; shorter ones go through
+    # this stage's own buffer.
 
     def __init__(self, src, b0, b1, size):
         gz = b0 == 0x1F

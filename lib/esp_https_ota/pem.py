@@ -4,8 +4,8 @@ from .errors import OTAError, ESP_ERR_INVALID_ARG
 
 
 def der_blocks(pem, kind, field):
-    """The DER bodies of every `-----BEGIN ...<kind>-----` block of `pem` (str or bytes), in
-    order; DER input passes through. ESP_ERR_INVALID_ARG, naming `field`, when there is none."""
+    # The DER bodies of every `-----BEGIN ...<kind>-----` block of `pem` (str or bytes), in
+    # order; DER input passes through. ESP_ERR_INVALID_ARG, naming `field`, when there is none.
     import binascii
 
     if isinstance(pem, str):

@@ -11,7 +11,7 @@ from .ranges import open_source
 
 
 def build(h, cfg):
-    """Send the request; set h.source (the last stage), h.size and h.resumed (bytes in flash)."""
+    # Send the request; set h.source (the last stage), h.size and h.resumed (bytes in flash).
     if cfg.init_cb is not None:
         ret = cfg.init_cb(h.client)  # may set headers; an esp_err_t other than ESP_OK aborts
         if ret is not None and ret != ESP_OK:
@@ -50,8 +50,8 @@ def build(h, cfg):
 
 
 def window(data):
-    """The window a body starting with bytes data[0], data[1] needs: 1 << (CINFO + 8) for a zlib
-    header (CM 8, CINFO <= 7, FCHECK valid), 32 KiB for gzip (1f 8b); 0: not compressed."""
+    # The window a body starting with bytes data[0], data[1] needs: 1 << (CINFO + 8) for a zlib
+    # header (CM 8, CINFO <= 7, FCHECK valid), 32 KiB for gzip (1f 8b); 0: not compressed.
     b0, b1 = data[0], data[1]
     if b0 == 0x1F and b1 == 0x8B:
         return 32768
@@ -61,9 +61,9 @@ def window(data):
 
 
 def _detect(h, cfg):
-    """Peek the body's first 2 bytes: a zlib or gzip header instead of the image magic 0xE9 puts
-    the inflate stage (inflate.py, loaded only then) in the chain, its window allocated now,
-    before anything is erased; else the 2 bytes go to the writer as they are."""
+    # Peek the body's first 2 bytes: a zlib or gzip header instead of the image magic 0xE9 puts
+    # the inflate stage (inflate.py, loaded only then) in the chain, its window allocated now,
+    # before anything is erased; else the 2 bytes go to the writer as they are.
     c, one, b = h.client, bytearray(1), [0, 0]
     k = 0
     while k < 2 and h.source.readinto(one, 1):

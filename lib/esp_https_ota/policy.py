@@ -26,7 +26,7 @@ def should_update(desc, force=False):
 
 
 def _numbers(version):
-    """(1, 10, 2) from "v1.10.2-dev": the leading dotted decimal numbers, or None."""
+    # (1, 10, 2) from "v1.10.2-dev": the leading dotted decimal numbers, or None.
     v = version[1:] if version[:1] in ("v", "V") else version
     out = []
     for part in v.split("."):

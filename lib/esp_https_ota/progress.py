@@ -23,8 +23,8 @@ _MAGIC = b"EHO1"
 
 
 class Progress:
-    """The saved progress for one begin(): what may be resumed (start, validator, size), and from
-    open() on the recording of the new progress through the writer's WRITE_FLASH events."""
+    # The saved progress for one begin(): what may be resumed (start, validator, size), and from
+    # open() on the recording of the new progress through the writer's WRITE_FLASH events.
 
     def __init__(self, url, partition):
         import esp32
@@ -55,8 +55,8 @@ class Progress:
             self.start, self.validator, self.size = done, validator, size
 
     def open(self, client, writer, cfg):
-        """Send the first request: from self.start when the server still has that image and the
-        flash re-check agrees, else from byte 0. Posts CONNECTED; returns (source, body size)."""
+        # Send the first request: from self.start when the server still has that image and the
+        # flash re-check agrees, else from byte 0. Posts CONNECTED; returns (source, body size).
         skip = cfg.enc_header if cfg.decrypt_cb is not None else 0  # the body starts with it
         client.want_validator = True
         n = self.start
@@ -85,8 +85,8 @@ class Progress:
         return src, total
 
     def _resume(self, writer, image_size, n):
-        """Take the first n image bytes from flash through the writer's checks; False (and the
-        writer as new) when the flash does not hold the start of this image."""
+        # Take the first n image bytes from flash through the writer's checks; False (and the
+        # writer as new) when the flash does not hold the start of this image.
         try:
             writer.expect(image_size)
             writer.resume(n)
@@ -97,7 +97,7 @@ class Progress:
         return True
 
     def _record(self, client, total, n):
-        """Save what a later begin() needs, then commit "done" as WRITE_FLASH passes each 64 KiB."""
+        # Save what a later begin() needs, then commit "done" as WRITE_FLASH passes each 64 KiB.
         v = _validator(client)
         client.want_validator = False
         if v is None or total < 0:  # nothing to resume against: keep no progress
@@ -130,7 +130,7 @@ class Progress:
         self._nvs.commit()
 
     def close(self, keep):
-        """The OTA is over (keep: it may be resumed later, else the progress is erased)."""
+        # The OTA is over (keep: it may be resumed later, else the progress is erased).
         event_handler_unregister(self._handler)
         self._next = -1
         if not keep:
@@ -138,8 +138,8 @@ class Progress:
 
 
 def _validator(client):
-    """The response's strong ETag, else its Last-Modified date, else None (weak ETags cannot
-    make a Range conditional: RFC 9110 13.1.5)."""
+    # The response's strong ETag, else its Last-Modified date, else None (weak ETags cannot
+    # make a Range conditional: RFC 9110 13.1.5).
     etag = client.etag
     if etag and not etag.startswith("W/"):
         return etag
@@ -147,7 +147,7 @@ def _validator(client):
 
 
 def _parse(blob):
-    """(size, partition address, url, validator) from a "meta" blob, or None."""
+    # (size, partition address, url, validator) from a "meta" blob, or None.
     if len(blob) < 12 or blob[:4] != _MAGIC:
         return None
     size, addr = struct.unpack("<II", blob[4:12])

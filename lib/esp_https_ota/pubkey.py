@@ -25,8 +25,8 @@ def _bad(what):
 
 
 def _tlv(der, off, end, tag):
-    """(start, stop) of the contents of the DER element at der[off] that must have `tag` and
-    end by `end`; definite lengths of up to 3 bytes."""
+    # (start, stop) of the contents of the DER element at der[off] that must have `tag` and
+    # end by `end`; definite lengths of up to 3 bytes.
     if off + 2 > end or der[off] != tag:
         raise _bad("DER: expected tag 0x%02x at byte %d" % (tag, off))
     n = der[off + 1]
@@ -43,7 +43,7 @@ def _tlv(der, off, end, tag):
 
 
 def _uint(der, off, end):
-    """(value, bytes without the sign byte, next offset) of a non-negative DER INTEGER."""
+    # (value, bytes without the sign byte, next offset) of a non-negative DER INTEGER.
     start, stop = _tlv(der, off, end, _INTEGER)
     if start == stop or der[start] & 0x80:
         raise _bad("DER: negative or empty INTEGER at byte %d" % off)
@@ -52,7 +52,7 @@ def _uint(der, off, end):
 
 
 def _rsa(der, off, end):
-    """("rsa", n, e) from a PKCS#1 RSAPublicKey SEQUENCE { n INTEGER, e INTEGER } at der[off]."""
+    # ("rsa", n, e) from a PKCS#1 RSAPublicKey SEQUENCE { n INTEGER, e INTEGER } at der[off].
     start, stop = _tlv(der, off, end, _SEQUENCE)
     n, size, nxt = _uint(der, start, stop)
     e, _, nxt = _uint(der, nxt, stop)
@@ -66,7 +66,7 @@ def _rsa(der, off, end):
 
 
 def _ec(der, start, stop):
-    """("ecdsa", x, y) from the BIT STRING contents of an uncompressed P-256 point."""
+    # ("ecdsa", x, y) from the BIT STRING contents of an uncompressed P-256 point.
     from .ecdsa import on_curve
 
     if stop - start != 1 + _EC_POINT_LEN or der[start] != 0 or der[start + 1] != 4:
@@ -79,8 +79,8 @@ def _ec(der, start, stop):
 
 
 def _spki(der, start, stop):
-    """The key of a SubjectPublicKeyInfo, whose outer SEQUENCE holds der[start:stop]:
-    SEQUENCE { SEQUENCE { OID, parameters }, BIT STRING }."""
+    # The key of a SubjectPublicKeyInfo, whose outer SEQUENCE holds der[start:stop]:
+    # SEQUENCE { SEQUENCE { OID, parameters }, BIT STRING }.
     a_start, a_stop = _tlv(der, start, stop, _SEQUENCE)
     o_start, o_stop = _tlv(der, a_start, a_stop, _OID)
     alg = der[o_start:o_stop]
@@ -102,13 +102,13 @@ def _spki(der, start, stop):
 
 
 def parse_pem(pem):
-    """("rsa", n, e) or ("ecdsa", x, y) of one Secure Boot V2 public key.
-
-    pem: str or bytes holding exactly one "PUBLIC KEY" (SubjectPublicKeyInfo) or "RSA PUBLIC
-      KEY" (PKCS#1) PEM block, or the DER itself. n, e, x, y are ints.
-    Raises OTAError(ESP_ERR_INVALID_ARG) naming signature_verify_keys for another type, no such
-    block, more than one, bad base64, malformed DER, another algorithm or curve, an RSA size
-    other than 3072 bits, or an EC point that is not on P-256."""
+    # ("rsa", n, e) or ("ecdsa", x, y) of one Secure Boot V2 public key.
+    #
+    # pem: str or bytes holding exactly one "PUBLIC KEY" (SubjectPublicKeyInfo) or "RSA PUBLIC
+    #   KEY" (PKCS#1) PEM block, or the DER itself. n, e, x, y are ints.
+    # Raises OTAError(ESP_ERR_INVALID_ARG) naming signature_verify_keys for another type, no such
+    # block, more than one, bad base64, malformed DER, another algorithm or curve, an RSA size
+    # other than 3072 bits, or an EC point that is not on P-256.
     from .pem import der_blocks
 
     if not isinstance(pem, (str, bytes, bytearray)):

@@ -5,10 +5,10 @@ from .errors import ESP_ERR_INVALID_RESPONSE
 
 
 def open_source(client, start, step, restart=False):
-    """Send the first request for the image from byte `start`, in requests of `step` bytes
-    (0: one request). Returns (source, image size or -1). With `restart` (If-Range was sent), a
-    200 to the first request is the whole image from byte 0 (source.start 0), and to a later one
-    an error: the image changed on the server."""
+    # Send the first request for the image from byte `start`, in requests of `step` bytes
+    # (0: one request). Returns (source, image size or -1). With `restart` (If-Range was sent), a
+    # 200 to the first request is the whole image from byte 0 (source.start 0), and to a later one
+    # an error: the image changed on the server.
     if not start and not step:
         client.request()
         return client.body, -1 if client.chunked else client.length

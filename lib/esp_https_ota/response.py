@@ -15,7 +15,7 @@ _MAX_HEAD = const(81920)  # http_parser's HTTP_MAX_HEADER_SIZE, which esp_http_c
 
 
 def _is(line, start, end, text):
-    """line[start:end] equals `text` (lower case), ignoring case."""
+    # line[start:end] equals `text` (lower case), ignoring case.
     if end - start != len(text):
         return False
     for i in range(end - start):
@@ -25,7 +25,7 @@ def _is(line, start, end, text):
 
 
 def _find(line, start, end, text):
-    """Whether `text` (lower case) occurs in line[start:end], ignoring case."""
+    # Whether `text` (lower case) occurs in line[start:end], ignoring case.
     for i in range(start, end - len(text) + 1):
         if _is(line, i, i + len(text), text):
             return True
@@ -40,7 +40,7 @@ def _index(line, start, end, value):
 
 
 def _int(line, start, end):
-    """The decimal number in line[start:end] (blanks around it allowed), or -1."""
+    # The decimal number in line[start:end] (blanks around it allowed), or -1.
     value = digits = 0
     for i in range(start, end):
         ch = line[i]
@@ -53,8 +53,8 @@ def _int(line, start, end):
 
 
 def _text(line, start, end):
-    """line[start:end] as a str, blanks around it dropped; None if not UTF-8 (begin() only: this
-    allocates)."""
+    # line[start:end] as a str, blanks around it dropped; None if not UTF-8 (begin() only: this
+    # allocates).
     try:
         return bytes(line[start:end]).strip().decode()
     except UnicodeError:
@@ -62,7 +62,7 @@ def _text(line, start, end):
 
 
 def _line(c, line, limit):
-    """Read one line, keeping its first len(line) bytes (CR and LF dropped); return their count."""
+    # Read one line, keeping its first len(line) bytes (CR and LF dropped); return their count.
     sock, one = c.stream(), c.one  # read here, a byte at a time: the hot loop of a Range request
     k = total = 0
     while True:
@@ -98,9 +98,9 @@ def _line(c, line, limit):
 
 
 def read_head(c):
-    """Read the response head from client c into c.status, c.length (-1: none), c.chunked,
-    c.keep_alive, c.encoding, c.range_start and c.range_total (-1: none), c.location (None: none), and with
-    c.want_validator c.etag and c.last_modified (None: none)."""
+    # Read the response head from client c into c.status, c.length (-1: none), c.chunked,
+    # c.keep_alive, c.encoding, c.range_start and c.range_total (-1: none), c.location (None: none), and with
+    # c.want_validator c.etag and c.last_modified (None: none).
     line, limit = c.line, c.cfg.line_limit
     c.head_left = _MAX_HEAD
     k = _line(c, line, limit)

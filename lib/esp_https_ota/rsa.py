@@ -19,8 +19,8 @@ _TRAILER = const(0xBC)
 
 
 def int_from_le(buf, off, n):
-    """The unsigned integer of the n little-endian bytes of buf at off: how the ESP-IDF signature
-    block stores RSA values (n, e, signature) and ECDSA values (x, y, r, s)."""
+    # The unsigned integer of the n little-endian bytes of buf at off: how the ESP-IDF signature
+    # block stores RSA values (n, e, signature) and ECDSA values (x, y, r, s).
     return int.from_bytes(buf[off:off + n], "little")
 
 
@@ -29,7 +29,7 @@ def _mask_bits(nbits):
 
 
 def _mgf1(seed):
-    """MGF1-SHA-256(seed, 352) as a big-endian integer (11 blocks; the caller drops the last byte)."""
+    # MGF1-SHA-256(seed, 352) as a big-endian integer (11 blocks; the caller drops the last byte).
     t = 0
     for counter in range((_DB_LEN + _HLEN - 1) // _HLEN):
         h = hashlib.sha256(seed)
@@ -39,7 +39,7 @@ def _mgf1(seed):
 
 
 def _emsa_pss_verify(m, m_hash):
-    """EMSA-PSS-VERIFY (RFC 8017 9.1.2) of m_hash against EM = I2OSP(m, 384), emBits = 3071."""
+    # EMSA-PSS-VERIFY (RFC 8017 9.1.2) of m_hash against EM = I2OSP(m, 384), emBits = 3071.
     if m & 0xFF != _TRAILER:
         return False
     if m >> (8 * _K - 1):  # the top 8*emLen - emBits = 1 bit of EM must be zero
@@ -58,14 +58,14 @@ def _emsa_pss_verify(m, m_hash):
 
 
 def verify_pss(n, e, digest, sig):
-    """True when `sig` is a valid RSASSA-PSS signature of `digest` under the RSA-3072 key (n, e).
-
-    n, e: ints (the modulus must be exactly 3072 bits; e odd, at least 3).
-    digest: the 32-byte SHA-256 of the signed data, used directly as mHash.
-    sig: the 384-byte signature as RFC 8017's octet string (big-endian, what `cryptography`
-      returns), or already an int: pass int_from_le(block, 812, 384) for the little-endian
-      copy in an ESP-IDF signature block.
-    Returns False for every mismatch; raises nothing for well-typed input."""
+    # True when `sig` is a valid RSASSA-PSS signature of `digest` under the RSA-3072 key (n, e).
+    #
+    # n, e: ints (the modulus must be exactly 3072 bits; e odd, at least 3).
+    # digest: the 32-byte SHA-256 of the signed data, used directly as mHash.
+    # sig: the 384-byte signature as RFC 8017's octet string (big-endian, what `cryptography`
+    #   returns), or already an int: pass int_from_le(block, 812, 384) for the little-endian
+    #   copy in an ESP-IDF signature block.
+    # Returns False for every mismatch; raises nothing for well-typed input.
     if n >> (8 * _K - 1) != 1 or not n & 1 or e < 3 or not e & 1:
         return False
     if len(digest) != _HLEN:

@@ -24,11 +24,11 @@ _IMAGE_MAGIC = const(0xE9)
 _CHUNK = const(2048)  # read back in pieces: nothing the size of the image in RAM
 
 def check(partition, written, keys):
-    """Raise ESP_ERR_OTA_VALIDATE_FAILED unless the image in `partition` (`written` bytes long,
-    signature sector included) carries a block that verifies with one of `keys` (parsed in
-    begin() by pubkey.parse_pem) or, with no keys given, with a key that verifies the running
-    app. Returns without a check when there are no keys and the running app is unsigned:
-    unsigned images update as before."""
+    # Raise ESP_ERR_OTA_VALIDATE_FAILED unless the image in `partition` (`written` bytes long,
+    # signature sector included) carries a block that verifies with one of `keys` (parsed in
+    # begin() by pubkey.parse_pem) or, with no keys given, with a key that verifies the running
+    # app. Returns without a check when there are no keys and the running app is unsigned:
+    # unsigned images update as before.
     import esp32
 
     if keys:
@@ -42,17 +42,17 @@ def check(partition, written, keys):
         raise OTAError(ESP_ERR_OTA_VALIDATE_FAILED, "signature check failed: " + why)
 
 
-def _running_keys(running):
-    """The keys of the running app's blocks that verify the running app (the trust anchors)."""
+def _running_keys(partition):
+    # The keys of the running app's blocks that verify the running app (the trust anchors).
     keys = []
-    for parsed in _blocks(running, running.ioctl(4, 0) * _SECTOR):
+    for parsed in _blocks(partition, partition.ioctl(4, 0) * _SECTOR):
         if parsed is not None and not isinstance(parsed, str) and _signed(parsed):
             keys.append(parsed[0])
     return keys
 
 
-def _verify(partition, written, trusted):
-    """'' when a block of the image in `partition` verifies with a trusted key, else why not."""
+def _verify(partition, written, keys):
+    # '' when a block of the image in `partition` verifies with a trusted key, else why not.
     why = []
     found = False
     for i, parsed in enumerate(_blocks(partition, written)):
@@ -61,7 +61,7 @@ def _verify(partition, written, trusted):
             continue
         if isinstance(parsed, str):
             why.append("block %d %s" % (i, parsed))
-        elif parsed[0] not in trusted:
+        elif parsed[0] not in keys:
             why.append("block %d is signed by another key" % i)
         elif not _signed(parsed):
             why.append("block %d: the signature does not verify" % i)
@@ -73,8 +73,8 @@ def _verify(partition, written, trusted):
 
 
 def _blocks(partition, limit):
-    """The parsed blocks (see _parse) of the image's signature sector; none when the first
-    `limit` bytes of the partition hold no signature sector. Read in small pieces."""
+    # The parsed blocks (see _parse) of the image's signature sector; none when the first
+    # `limit` bytes of the partition hold no signature sector. Read in small pieces.
     end = image_end(partition)
     if end < 0:
         return []
@@ -98,24 +98,24 @@ def _blocks(partition, limit):
     return out
 
 
-def _parse(blk, digest):
-    """None for an unused slot; a str saying what is wrong; else (key, digest, signature)."""
-    if blk[0] != _MAGIC:
+def _parse(data, digest):
+    # None for an unused slot; a str saying what is wrong; else (key, digest, signature).
+    if data[0] != _MAGIC:
         return None
-    if binascii.crc32(memoryview(blk)[:_CRC_OFF]) & 0xFFFFFFFF != struct.unpack_from("<I", blk, _CRC_OFF)[0]:
+    if binascii.crc32(memoryview(data)[:_CRC_OFF]) & 0xFFFFFFFF != struct.unpack_from("<I", data, _CRC_OFF)[0]:
         return "fails its CRC-32 (corrupted)"
-    if blk[4:36] != digest:
+    if data[4:36] != digest:
         return "signs other content (its digest is not this image's)"
-    if blk[1] == _RSA:
-        return ("rsa", _le(blk, 36, 384), struct.unpack_from("<I", blk, 420)[0]), digest, _le(blk, 812, 384)
-    if blk[1] == _ECDSA and blk[2] == 0 and blk[36] == _P256:
-        key = ("ecdsa", _le(blk, 37, 32), _le(blk, 69, 32))
-        return key, digest, (_le(blk, 101, 32), _le(blk, 133, 32))
-    return "has an unsupported version %d (RSA-3072 and ECDSA P-256 are)" % blk[1]
+    if data[1] == _RSA:
+        return ("rsa", _le(data, 36, 384), struct.unpack_from("<I", data, 420)[0]), digest, _le(data, 812, 384)
+    if data[1] == _ECDSA and data[2] == 0 and data[36] == _P256:
+        key = ("ecdsa", _le(data, 37, 32), _le(data, 69, 32))
+        return key, digest, (_le(data, 101, 32), _le(data, 133, 32))
+    return "has an unsupported version %d (RSA-3072 and ECDSA P-256 are)" % data[1]
 
 
-def _signed(parsed):
-    key, digest, sig = parsed
+def _signed(data):
+    key, digest, sig = data
     if key[0] == "rsa":
         from .rsa import verify_pss
 
@@ -125,13 +125,13 @@ def _signed(parsed):
     return verify_p256(key[1], key[2], digest, sig[0], sig[1])
 
 
-def _le(blk, off, n):
-    return int.from_bytes(blk[off:off + n], "little")
+def _le(data, off, n):
+    return int.from_bytes(data[off:off + n], "little")
 
 
 def image_end(partition):
-    """Bytes the app image in `partition` spans (header, segments, checksum, appended SHA-256),
-    read from flash; -1 when it holds no image."""
+    # Bytes the app image in `partition` spans (header, segments, checksum, appended SHA-256),
+    # read from flash; -1 when it holds no image.
     head = bytearray(24)
     partition.readblocks(0, head)
     if head[0] != _IMAGE_MAGIC:

@@ -11,8 +11,8 @@ _SO_KEEPALIVE = const(8)
 
 
 def tls_context(cfg):
-    """A client SSLContext that requires a verified chain (and holds our certificate, for mutual
-    TLS), from config.HTTPConfig `cfg`."""
+    # A client SSLContext that requires a verified chain (and holds our certificate, for mutual
+    # TLS), from config.HTTPConfig `cfg`.
     import tls
     from .pem import der_blocks
 
@@ -30,8 +30,8 @@ def tls_context(cfg):
 
 
 def connect(host, port, cfg, tls):
-    """A stream (readinto(buf, n), readline(limit), write(buf, off, n), close) to host:port;
-    TLS when `tls` (an SSLContext) is given, checking cfg.verify_name or host. Raises ESP_ERR_HTTP_CONNECT."""
+    # A stream (readinto(buf, n), readline(limit), write(buf, off, n), close) to host:port;
+    # TLS when `tls` (an SSLContext) is given, checking cfg.verify_name or host. Raises ESP_ERR_HTTP_CONNECT.
     where = "%s:%d" % (host, port)
     try:
         addrs = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
@@ -63,7 +63,7 @@ def connect(host, port, cfg, tls):
 
 
 def _tls_reason(e):
-    """What went wrong in a handshake, from mbedTLS's error (verify info text or code)."""
+    # What went wrong in a handshake, from mbedTLS's error (verify info text or code).
     if isinstance(e, ValueError):
         why = " ".join(str(e).split())  # mbedTLS's verify info, one reason per line
         if "future" in why:

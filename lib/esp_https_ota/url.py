@@ -10,7 +10,7 @@ _MAX_PORT = const(65535)
 
 
 def _parse(url):
-    """RFC 3986 Appendix B: [scheme, authority, path, query, fragment]; an absent part is None."""
+    # RFC 3986 Appendix B: [scheme, authority, path, query, fragment]; an absent part is None.
     url, h, fragment = url.partition("#")
     url, q, query = url.partition("?")
     scheme = authority = None
@@ -25,8 +25,8 @@ def _parse(url):
 
 
 def _remove_dots(path):
-    """RFC 3986 §5.2.4 remove_dot_segments; the input buffer is path[i:]. A final "/." or "/.."
-    gets a "/" first: the result is the same, and rules B and C lose their end-of-input cases."""
+    # RFC 3986 §5.2.4 remove_dot_segments; the input buffer is path[i:]. A final "/." or "/.."
+    # gets a "/" first: the result is the same, and rules B and C lose their end-of-input cases.
     if path in (".", ".."):  # D: with that "/", only the whole input can match it
         return ""
     if path.endswith("/.") or path.endswith("/.."):
@@ -51,7 +51,7 @@ def _remove_dots(path):
 
 
 def resolve(base, ref):
-    """The absolute URL for reference `ref` against absolute URL `base` (RFC 3986 §5.2.2, §5.3)."""
+    # The absolute URL for reference `ref` against absolute URL `base` (RFC 3986 §5.2.2, §5.3).
     b = _parse(base)
     if b[0] is None:
         raise OTAError(ESP_ERR_INVALID_ARG, "base URL is not absolute: %r" % redact(base))
@@ -71,13 +71,8 @@ def resolve(base, ref):
     return out if t[4] is None else out + "#" + t[4]
 
 
-def strip_fragment(url):
-    """`url` without its "#fragment"."""
-    return url.partition("#")[0]
-
-
 def redact(url):
-    """`url` without the "user:pass@" part of its authority, for messages and logs."""
+    # `url` without the "user:pass@" part of its authority, for messages and logs.
     start = url.find("://") + 3 if "://" in url else (2 if url.startswith("//") else 0)
     end = len(url)
     for sep in "/?#":
@@ -92,7 +87,7 @@ def _bad(msg, url):
 
 
 def _host_port(hostport, url):
-    """(host, port text) of host[:port]; an IPv6 literal loses its brackets."""
+    # (host, port text) of host[:port]; an IPv6 literal loses its brackets.
     if not hostport.startswith("["):
         host, _, port = hostport.partition(":")
         return host, port
@@ -106,8 +101,8 @@ def _host_port(hostport, url):
 
 
 def split(url):
-    """(scheme, host, port, target, userinfo) of an absolute http(s) URL; target is the
-    request-target (path, default "/", plus "?query"), never the fragment."""
+    # (scheme, host, port, target, userinfo) of an absolute http(s) URL; target is the
+    # request-target (path, default "/", plus "?query"), never the fragment.
     for ch in url.encode():  # bytes: a str's characters would each be interned, for good, as a qstr
         if ch <= 32 or ch == 127:  # a CR or LF would end the request line: header injection
             raise _bad("contains a space or control character", url)
@@ -120,7 +115,7 @@ def split(url):
     host, port = _host_port(hostport, url)
     if not host:
         raise _bad("has no host", url)
-    if port.strip("0123456789") or port and not 0 < int(port) <= _MAX_PORT:
+    if port and not (port.encode().isdigit() and 0 < int(port) <= _MAX_PORT):  # ASCII digits only
         raise _bad("has a bad port", url)
     port = int(port) if port else (_HTTPS_PORT if scheme == "https" else _HTTP_PORT)
     target = path or "/"

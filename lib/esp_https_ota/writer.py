@@ -16,11 +16,11 @@ _IOCTL_BLOCK_ERASE = const(6)
 
 
 class OTAWriter:
-    """Streams one image into `partition`, `buffer_size` bytes per erase-and-write.
-
-    Readers fill window()[0:room()] and call commit(n). The image header, app description and
-    chip are checked once the first HEAD_LEN bytes are in, before anything is written; each
-    buffer is hashed before it is flushed."""
+    # Streams one image into `partition`, `buffer_size` bytes per erase-and-write.
+    #
+    # Readers fill window()[0:room()] and call commit(n). The image header, app description and
+    # chip are checked once the first HEAD_LEN bytes are in, before anything is written; each
+    # buffer is hashed before it is flushed.
 
     def __init__(self, partition, buffer_size, min_secure_version=-1):
         self._part = partition
@@ -37,22 +37,22 @@ class OTAWriter:
         self.restart()
 
     def restart(self):
-        """As new: nothing taken yet (after a resume the flash did not confirm)."""
+        # As new: nothing taken yet (after a resume the flash did not confirm).
         self._fill = 0  # bytes in _buf
         self._base = 0  # partition offset of _buf[0]
         self._v = ImageValidator(self._size)
         self._desc = None  # the AppDesc, once the head is checked
 
     def expect(self, image_size):
-        """The image's size once the server has said it (-1: unknown): refused now if it cannot fit."""
+        # The image's size once the server has said it (-1: unknown): refused now if it cannot fit.
         if image_size > self._size:
             raise OTAError(ESP_ERR_INVALID_SIZE, "image of %d bytes does not fit the %d-byte update partition %s" % (
                 image_size, self._size, self._part.info()[4]))
         self._v.expect(image_size)
 
     def erase_all(self):
-        """bulk_flash_erase: erase every block of the partition, once the image's head has passed
-        its checks (nothing is erased for an image that is refused)."""
+        # bulk_flash_erase: erase every block of the partition, once the image's head has passed
+        # its checks (nothing is erased for an image that is refused).
         if self._desc is None:
             self._bulk = True
             return
@@ -64,21 +64,21 @@ class OTAWriter:
         self._erased = True
 
     def window(self):
-        """The buffer to read the next bytes into, at index 0: the sector buffer itself when it
-        is empty (zero-copy), else the small bounce buffer, copied in by commit()."""
+        # The buffer to read the next bytes into, at index 0: the sector buffer itself when it
+        # is empty (zero-copy), else the small bounce buffer, copied in by commit().
         return self._bounce if self._fill else self._buf
 
     def room(self):
-        """How many bytes window() takes now (never past the sector buffer's end)."""
+        # How many bytes window() takes now (never past the sector buffer's end).
         room = len(self._buf) - self._fill
         return room if not self._fill or room < _BOUNCE else _BOUNCE
 
     def head_missing(self):
-        """Bytes still needed before the head (header, app description) can be checked."""
+        # Bytes still needed before the head (header, app description) can be checked.
         return 0 if self._desc is not None else HEAD_LEN - self._fill
 
     def commit(self, n):
-        """n bytes are in window()[0:n]. True when this flushed a buffer to flash."""
+        # n bytes are in window()[0:n]. True when this flushed a buffer to flash.
         if self._fill:
             return self.write(self._bounce, 0, n)
         if self._desc is not None:
@@ -86,8 +86,8 @@ class OTAWriter:
         return self._took(n)
 
     def write(self, src, off, n):
-        """Take src[off:off+n] (bytes in another buffer): copied in and checked in one pass.
-        True when this flushed a buffer to flash."""
+        # Take src[off:off+n] (bytes in another buffer): copied in and checked in one pass.
+        # True when this flushed a buffer to flash.
         flushed = False
         while n > 0:
             k = len(self._buf) - self._fill
@@ -112,8 +112,8 @@ class OTAWriter:
         return False
 
     def _check_head(self):
-        """The one place the image's head is checked: ESP image, app description, then this
-        chip's id and revision (before any byte reaches flash)."""
+        # The one place the image's head is checked: ESP image, app description, then this
+        # chip's id and revision (before any byte reaches flash).
         from . import chip
 
         desc = app_desc(self._buf)
@@ -135,8 +135,8 @@ class OTAWriter:
             self.erase_all()
 
     def resume(self, n):
-        """Take the image's first n bytes (whole sectors) from the partition, where an earlier
-        OTA wrote them, through the same checks as fresh bytes."""
+        # Take the image's first n bytes (whole sectors) from the partition, where an earlier
+        # OTA wrote them, through the same checks as fresh bytes.
         block = self._block
         for off in range(0, n, _BLOCK):
             self._part.readblocks(off // _BLOCK, block)
@@ -150,11 +150,11 @@ class OTAWriter:
         self._base = n
 
     def received(self):
-        """Image bytes taken so far (resumed ones included)."""
+        # Image bytes taken so far (resumed ones included).
         return self._v.pos if self._desc is not None else self._fill
 
     def head(self):
-        """The image's AppDesc; ESP_FAIL if the image ended before its head."""
+        # The image's AppDesc; ESP_FAIL if the image ended before its head.
         if self._desc is None:
             from .errors import ESP_FAIL
 
@@ -163,17 +163,17 @@ class OTAWriter:
         return self._desc
 
     def flush(self):
-        """The stream has ended: write what is buffered."""
+        # The stream has ended: write what is buffered.
         self.head()
         if self._fill:
             self._flush()
 
     def end(self):
-        """esp_ota_end: raise ESP_ERR_OTA_VALIDATE_FAILED unless a whole, intact image came in."""
+        # esp_ota_end: raise ESP_ERR_OTA_VALIDATE_FAILED unless a whole, intact image came in.
         self._v.verdict()
 
     def _flush(self):
-        """Hash the buffer's image bytes, then erase and write it at the cursor."""
+        # Hash the buffer's image bytes, then erase and write it at the cursor.
         buf: "bytearray | memoryview"  # _buf, or _last for the partition's last write
         base, fill, buf = self._base, self._fill, self._buf
         if base + fill > self._size:

@@ -25,6 +25,7 @@ ESP_FAIL = -1
 ESP_ERR_INVALID_ARG = 0x102
 ESP_ERR_INVALID_VERSION = 0x10A
 ESP_ERR_OTA_VALIDATE_FAILED = 0x1503
+ESP_ERR_NO_MEM = 0x101
 ESP_ERR_HTTP_CONNECT = 0x7002
 ESP_ERR_HTTP_INCOMPLETE_DATA = 0x700C
 
@@ -125,6 +126,25 @@ def test_step_by_step_api_reports_description_and_progress(interp, flash, server
     assert res["perform_calls"] >= len(NEW_APP) // 4096
     assert [e[0] for e in res["events"]][:3] == [EV_START, EV_CONNECTED, EV_GET_IMG_DESC]
     assert boots(flash, tmp_path) == "ota_1"
+
+
+@pytest.mark.case("out of heap in the image head check (first perform())",
+                  "ESP_ERR_NO_MEM naming the head check; nothing written, boot partition unchanged")
+def test_out_of_heap_in_the_head_check_is_no_mem(interp, flash, server, pki, tmp_path):
+    before = snapshot(flash)
+    res = ota(interp, flash, "steps", server.url("app.bin"), pki["ca"], "oom=head")
+    assert_failed_safely(res, before, flash, tmp_path, ESP_ERR_NO_MEM)
+    assert "ran out of heap checking the image head" in res["msg"], res.result
+    assert res["flash"]["write_calls"] == 0, res.result
+
+
+@pytest.mark.case("out of heap in finish()'s signature check",
+                  "ESP_ERR_NO_MEM; boot partition unchanged")
+def test_out_of_heap_in_finish_is_no_mem(interp, flash, server, pki, tmp_path):
+    before = snapshot(flash)
+    res = ota(interp, flash, "steps", server.url("app.bin"), pki["ca"], "oom=finish")
+    assert_failed_safely(res, before, flash, tmp_path, ESP_ERR_NO_MEM)
+    assert "finish() ran out of heap" in res["msg"] and "boot partition unchanged" in res["msg"], res.result
 
 
 @pytest.mark.case("CA file of another CA than the server's",

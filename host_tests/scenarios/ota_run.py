@@ -3,7 +3,9 @@
 #   MODE: oneshot | steps | abort (abort after `perform_calls` perform() calls)
 #   KEY=VALUE: config fields (ints and true/false parsed), e.g. bulk_flash_erase=true;
 #   http.KEY=VALUE sets http_config.KEY, e.g. http.username=ota http.user_agent=...;
-#   verify_keys=PATH[,PATH] reads PEM public keys into signature_verify_keys
+#   verify_keys=PATH[,PATH] reads PEM public keys into signature_verify_keys;
+#   oom=head|finish raises MemoryError in the image head check (the first perform()) or in
+#   finish()'s signature check (reading the running partition), as a board short of heap would
 # Prints `RESULT {json}`: ok, code/name/msg on failure, events, app description, counters.
 import json
 import sys
@@ -11,6 +13,23 @@ import sys
 import esp32
 import esp_https_ota as ota
 from scenario_args import options
+
+
+class _OutOfHeap:
+    def __getattr__(self, name):
+        raise MemoryError("injected")
+
+
+def _out_of_heap_reading(label):
+    # Reads of partition `label` raise MemoryError from now on.
+    read = esp32.Partition.readblocks
+
+    def readblocks(self, *args):
+        if self.info()[4] == label:
+            raise MemoryError("injected")
+        return read(self, *args)
+
+    esp32.Partition.readblocks = readblocks
 
 
 def main():
@@ -24,6 +43,7 @@ def main():
     decrypt_xor = opts.pop("decrypt_xor", None)  # decrypt_cb undoes XOR with this byte
     decrypt_fail_at = opts.pop("decrypt_fail_at", None)  # decrypt_cb returns ESP_FAIL on this call
     verify_keys = opts.pop("verify_keys", None)  # PATH[,PATH...]: PEM files for signature_verify_keys
+    oom = opts.pop("oom", None)
     http_config = {"url": url}
     if ca_path != "-":
         with open(ca_path) as f:
@@ -98,6 +118,8 @@ def main():
     running = esp32.Partition(esp32.Partition.RUNNING)
     res = {"running": running.info()[4], "next": running.get_next_update().info()[4]}
     h = None
+    if oom == "head":
+        sys.modules["esp_https_ota.chip"] = _OutOfHeap()  # what the head check imports
     esp32.flash.reset_stats()  # the OTA's own flash work (reported as "flash")
     try:
         if mode == "oneshot":
@@ -124,6 +146,8 @@ def main():
                 res["len_read"] = ota.get_image_len_read(h)
                 res["written"] = ota.get_image_written(h)  # inflated bytes for a compressed body
                 res["complete"] = ota.is_complete_data_received(h)
+                if oom == "finish":
+                    _out_of_heap_reading(running.info()[4])
                 ota.finish(h)
         res["ok"] = True
     except ota.OTAError as e:

@@ -3,7 +3,8 @@
 #   ota:      esp_https_ota.esp_https_ota(cfg), nothing else
 #   bare:     no package: the same download in 4096-byte blocks into one preallocated buffer,
 #             writeblocks() of each block into the next update partition, then set_boot()
-#   resident: prints "RESULT <live after nothing> <after import esp_https_ota> <after an OTA>"
+#   resident: prints "RESULT <live after nothing> <after import esp_https_ota> <after an OTA>",
+#             after micropython.qstr_info()'s line before the import and after the OTA
 # Success is judged by the host (exit status and the flash file), so ota and bare print nothing.
 import esp32  # the chip shims first (.mpy): on a board they are C; esp32 brings flashsim
 import machine  # noqa: F401
@@ -77,15 +78,19 @@ elif mode == "ota":
 
     esp_https_ota.esp_https_ota(config())
 elif mode == "resident":
+    import micropython
+
     cfg = config()
     gc.collect()
     m0 = gc.mem_alloc()
+    micropython.qstr_info()  # "qstr pool: n_pool=.., n_qstr=.." before the package...
     import esp_https_ota
 
     gc.collect()
     m1 = gc.mem_alloc()
     esp_https_ota.esp_https_ota(cfg)
     gc.collect()
+    micropython.qstr_info()  # ...and after an OTA: runtime qstrs are never freed
     print("RESULT", m0, m1, gc.mem_alloc())
 else:
     raise SystemExit("unknown mode " + mode)

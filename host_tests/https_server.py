@@ -86,6 +86,8 @@ Checked in this order: delay_ms, auth, require_header, status, then the path.
                     send the file gzip-compressed with Content-Encoding: gzip (whatever the request's
                     Accept-Encoding), ETag "<...>-gzip"; Range and Content-Length count the
                     compressed bytes.
+  pace_ms=N         pause N ms before each piece of the body (pieces of _SEND_PIECE bytes; with
+                    chunked, before each chunk): a slow link, for the asyncio API's event-loop test.
   stall_after=N     send headers and N body bytes, then send nothing more, keeping the connection
                     open, until the server stops or stall_s seconds (default 30) pass; then close
                     abruptly as for cut_after.
@@ -491,7 +493,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         q = dict(ota.defaults)  # server-wide faults, set by a test between runs; the URL's win
         q.update({k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()})
         self.q = q
-        for k in ("delay_ms", "status", "chunked", "cut_after", "cut_first", "stall_after", "code", "n"):
+        for k in ("delay_ms", "status", "chunked", "cut_after", "cut_first", "stall_after", "code", "n", "pace_ms"):
             if k in q:
                 int(q[k])  # a malformed number is a 400 now, not a broken response later
         if "stall_s" in q:
@@ -646,7 +648,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             n = len(body) if limit is None else min(limit, len(body))
             for i in range(0, n, _SEND_PIECE):
-                if self.ota._stop.is_set():
+                if self.ota._stop.is_set() or self._pace():
                     raise _Abort()
                 self.wfile.write(body[i:min(i + _SEND_PIECE, n)])
             complete = limit is None
@@ -657,7 +659,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         ext = _CHUNK_EXT if self.q.get("chunk_ext") == "1" else b""
         sent, i = 0, 0
         while sent < len(body):
-            if self.ota._stop.is_set():
+            if self.ota._stop.is_set() or self._pace():
                 raise _Abort()
             n = min(sizes[i % len(sizes)], len(body) - sent)
             i += 1
@@ -675,6 +677,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             tail += b"X-OTA-Trailer: done\r\n"
         self.wfile.write(tail + b"\r\n")
         return True
+
+    def _pace(self):
+        """pace_ms: wait before the next piece; True if the server stopped meanwhile."""
+        if "pace_ms" not in self.q:
+            return False
+        self.wfile.flush()
+        return self.ota._stop.wait(int(self.q["pace_ms"]) / 1000.0)
 
     def _fault(self, action):
         if action == "stall":

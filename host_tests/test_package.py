@@ -10,9 +10,10 @@ from interpreters import LIB, ROOT
 
 BOARD_FILES = sorted((LIB / "esp_https_ota").glob("*.py"))
 # What a stock ESP32_GENERIC firmware offers (micropython-esp32-esp32-generic-stubs), and the package itself.
+# asyncio is frozen into the firmware: the stubs' uasyncio.pyi is `from asyncio import *`.
 BOARD_MODULES = {"micropython", "socket", "tls", "ssl", "hashlib", "binascii", "struct", "esp32",
                  "machine", "time", "select", "errno", "cryptolib", "deflate", "json", "os", "sys", "io",
-                 "gc", "esp", "network", "ntptime"}
+                 "gc", "esp", "network", "ntptime", "asyncio"}
 
 
 @pytest.mark.parametrize("arch", ["xtensawin", "rv32imc"])

@@ -13,6 +13,7 @@ from esp_https_ota import OTAError, err_to_name
 from esp_https_ota.config import http_config
 from esp_https_ota.http import HTTPClient
 from esp_https_ota.ranges import open_source
+from esp_https_ota.handle import run
 
 
 def read_file(path):
@@ -34,7 +35,7 @@ def main():
         client = HTTPClient(http_config(cfg, spec.get("allow_http", False)))
         for name, value in spec.get("headers", {}).items():
             client.set_header(name, value)
-        source, res["size"] = open_source(client, 0, spec.get("range_size", 0))
+        source, res["size"] = run(open_source(client, 0, spec.get("range_size", 0)))
         res["status"] = client.status
         buf = bytearray(4096)
         sha = hashlib.sha256()

@@ -112,7 +112,7 @@ def trace_segments(data, max_len=1 << 24):
     """[[load_addr, data_offset, data_len], ...] as the validator itself reads the segment
     headers: bytes go in one at a time outside segment data, and after each byte that
     completes a segment header the header is in the validator's scratch buffer (white box:
-    uses the private _segs_left and _scratch)."""
+    uses the private _segs_left and _buf)."""
     v = image.ImageValidator(max_len)
     segs = []
     pos = 0
@@ -123,7 +123,7 @@ def trace_segments(data, max_len=1 << 24):
             v.feed(data, pos, 1)
             pos += 1
             if v._segs_left < left:
-                addr, length = struct.unpack_from("<II", v._scratch, 0)
+                addr, length = struct.unpack_from("<II", v._buf, 0)
                 segs.append([addr, pos, length])
                 k = min(length, n - pos)
                 v.feed(data, pos, k)

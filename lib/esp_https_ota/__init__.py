@@ -1,6 +1,8 @@
 # esp_https_ota for MicroPython: ESP-IDF's esp_https_ota API (the esp_https_ota_ prefix dropped).
 # This module is the public API and the one-call OTA: the OTA itself lives in handle.py; app_update's helpers
 # (ota_ops.py) and DecryptArgs load on first use, so an application pays RAM only for what it uses.
+from micropython import const
+
 from .errors import OTAError, err_to_name, ESP_OK, ESP_FAIL, ESP_ERR_HTTPS_OTA_IN_PROGRESS  # noqa: F401  (more: __getattr__)
 from .events import *  # noqa: F401,F403  (ESP_HTTPS_OTA_* ids, event_handler_register/unregister)
 from .handle import (  # noqa: F401
@@ -10,14 +12,15 @@ from .handle import (  # noqa: F401
 
 __version__ = "0.1.0"
 
-_LAZY = {
-    "ota_ops": ("get_running_partition", "get_next_update_partition", "get_partition_description",
-                "get_app_description", "mark_app_valid_cancel_rollback", "check_rollback_is_possible",
-                "mark_app_invalid_rollback_and_reboot"),
-    "decrypt": ("DecryptArgs",),
-    "image": ("AppDesc",),
-    "policy": ("should_update",),
-}
+_LAZY = const((  # (submodule, names it provides)
+    ("ota_ops", ("get_running_partition", "get_next_update_partition", "get_partition_description",
+                 "get_app_description", "mark_app_valid_cancel_rollback", "check_rollback_is_possible",
+                 "mark_app_invalid_rollback_and_reboot")),
+    ("decrypt", ("DecryptArgs",)),
+    ("image", ("AppDesc",)),
+    ("policy", ("should_update",)),
+    ("aio", ("async_https_ota",)),
+))
 
 
 def __getattr__(name):
@@ -26,7 +29,7 @@ def __getattr__(name):
     if name.startswith("ESP_"):  # ESP_OK, ESP_FAIL, ESP_ERR_*: from errors' table
         return getattr(sys.modules["esp_https_ota.errors"], name)
     module = name  # `from . import x` of a submodule not yet loaded comes here too
-    for lazy, names in _LAZY.items():
+    for lazy, names in _LAZY:
         if name in names:
             module = lazy
     try:

@@ -58,6 +58,12 @@ def begin(config):
     ESP_ERR_INVALID_STATE (an OTA is already open), ESP_ERR_HTTP_* / ESP_FAIL (connection, TLS or
     HTTP status), ESP_ERR_NOT_FOUND (no update partition), ESP_ERR_OTA_PARTITION_CONFLICT (the
     running partition), ESP_ERR_INVALID_SIZE (image larger than the partition)."""
+    return run(_begin(config))
+
+
+def _begin(config):
+    # begin() as a generator of the requests to make, (client, start, last): begin() makes them
+    # blocking, aio.py awaits them. Returns the handle.
     global _active
     gc.collect()  # from .py, each import below compiles: start from a heap with no garbage
     cfg = _parse(config)
@@ -65,30 +71,43 @@ def begin(config):
         raise OTAError(ESP_ERR_INVALID_STATE, "another OTA is in progress: finish() or abort() it first")
     post(ESP_HTTPS_OTA_START)
     h = None
-    try:  # on any failure (MemoryError included) the connection and the modules loaded go
+    try:  # on any failure (MemoryError and a cancelled task included) the connection and the modules loaded go
         from .writer import OTAWriter
 
         # The buffers first, while the heap is whole; then the HTTP code, whose import fragments it.
-        h = _Handle(cfg.partition, OTAWriter(cfg.partition, cfg.buffer_size, cfg.min_secure_version))
+        h = _active = _Handle(cfg.partition, OTAWriter(cfg.partition, cfg.buffer_size, cfg.min_secure_version))
         gc.collect()
         from .http import HTTPClient
 
         h.client = HTTPClient(cfg.http)
         from .pipeline import build
 
-        build(h, cfg)
-        forget("pipeline")  # run once; ranges.py's code stays only while a RangeSource uses it
-        forget("ranges")
-        if h.resumed:
-            h.state = _ST_IN_PROGRESS
-    except MemoryError:  # as ESP-IDF's failed malloc, once what begin() held is given back
+        yield from build(h, cfg)
+    except BaseException as e:
         _release(h)
-        raise OTAError(ESP_ERR_NO_MEM, "begin() ran out of heap (write_buffer_size %d)" % cfg.buffer_size)
-    except BaseException:
-        _release(h)
+        if isinstance(e, MemoryError):  # as ESP-IDF's failed malloc, once what begin() held is given back
+            raise OTAError(ESP_ERR_NO_MEM, "begin() ran out of heap (write_buffer_size %d)" % cfg.buffer_size)
         raise
-    _active = h
+    for name in ("pipeline", "ranges", "transport"):  # done with (or, a RangeSource keeps ranges.py
+        forget(name)  # alive; a reconnect imports transport.py again)
+    if h.resumed:
+        h.state = _ST_IN_PROGRESS
     return h
+
+
+def run(build):
+    # Make the requests a generator of needs asks for, blocking; what it returns.
+    err: "BaseException | None" = None
+    while True:
+        try:
+            need = next(build) if err is None else build.throw(err)
+        except StopIteration as e:
+            return e.value
+        err = None
+        try:
+            need[0].request(need[1], need[2])
+        except BaseException as e:  # OTAError, MemoryError, Ctrl-C: the generator cleans up
+            err = e
 
 
 def _parse(config):
@@ -138,6 +157,12 @@ def perform(h):
     image header or app description), ESP_ERR_OTA_VALIDATE_FAILED / ESP_ERR_INVALID_SIZE (image
     does not fit), ESP_ERR_HTTP_* (connection lost, timeout), ESP_ERR_FLASH_OP_FAIL, or the
     error decrypt_cb returned."""
+    return _perform(h, -1)
+
+
+def _perform(h, limit):
+    # perform(), taking at most `limit` image bytes from the source (aio.py: what is read ahead;
+    # -1: no limit).
     _check(h, _ST_BEGIN, _ST_SUCCESS)
     if h.state == _ST_SUCCESS:
         return ESP_OK
@@ -150,12 +175,14 @@ def perform(h):
     try:
         while True:  # the one path: source -> the writer's window, until a flush, a short read or the end
             room = w.room()
+            room = limit if 0 < limit < room else room
             n = src.readinto(w.window(), room)
             if n == 0:
                 w.flush()
                 h.state = _ST_SUCCESS
                 return ESP_OK
-            if w.commit(n) or n < room:
+            limit -= n
+            if w.commit(n) or n < room or not limit:
                 return ESP_ERR_HTTPS_OTA_IN_PROGRESS
     except OTAError as e:
         h.failed = e.code
@@ -219,10 +246,15 @@ def finish(h):
 def abort(h):
     """esp_https_ota_abort(): stop, close the connection, leave the boot partition untouched.
     Raises OTAError ESP_ERR_INVALID_STATE if the handle was already finished or aborted."""
-    _check(h, _ST_BEGIN, _ST_SUCCESS)
     # Saved progress goes, unless the OTA stopped because the link failed (ESP_ERR_HTTP_*: the
     # next begin() continues) or the config keeps it (ota_resumption_keep_on_abort).
-    _release(h, h.failed >> 12 == 7 or h.keep_on_abort)
+    return _abort(h, isinstance(h, _Handle) and (h.failed >> 12 == 7 or h.keep_on_abort))
+
+
+def _abort(h, keep):
+    # abort(); `keep`: leave the saved progress (aio.py: a cancelled task keeps it).
+    _check(h, _ST_BEGIN, _ST_SUCCESS)
+    _release(h, keep)
     post(ESP_HTTPS_OTA_ABORT)
     return ESP_OK
 
@@ -232,19 +264,16 @@ def is_complete_data_received(h):  # True once the whole body is in
     return h.state == _ST_SUCCESS
 
 
-def get_image_len_read(h):  # image bytes so far; -1 before the first perform() (as ESP-IDF) or closed
-    """After a resumed begin(), the resumed bytes."""
-    if not isinstance(h, _Handle) or h.state == _ST_CLOSED or h.state == _ST_BEGIN:
-        return -1
-    return h.writer.received()
+def get_image_len_read(h):
+    """Image bytes so far (after a resumed begin(), the resumed ones); -1 before the first
+    perform() (as ESP-IDF) or for a closed handle."""
+    return h.writer.received() if isinstance(h, _Handle) and _ST_BEGIN < h.state < _ST_CLOSED else -1
 
 
 def get_image_size(h):
     """The image's total size (Content-Length or Content-Range, less enc_img_header_size);
     -1 when unknown (chunked, close-delimited) or for a closed handle."""
-    if not isinstance(h, _Handle) or h.state == _ST_CLOSED:
-        return -1
-    return h.size
+    return h.size if isinstance(h, _Handle) and h.state != _ST_CLOSED else -1
 
 
 def get_image_written(h):  # image bytes taken, inflated ones for a compressed body (as WRITE_FLASH); -1: closed
@@ -252,6 +281,4 @@ def get_image_written(h):  # image bytes taken, inflated ones for a compressed b
 
 
 def get_status_code(h):  # the last response's HTTP status; -1 for a closed handle
-    if not isinstance(h, _Handle) or h.client is None:
-        return -1
-    return h.client.status
+    return h.client.status if isinstance(h, _Handle) and h.client is not None else -1

@@ -4,7 +4,7 @@
 # are written into it in place, so requests for the next range allocate nothing.
 from micropython import const
 
-from . import transport
+from . import _kernels
 from .body import Body
 from .errors import (
     OTAError, ESP_FAIL, ESP_ERR_INVALID_ARG, ESP_ERR_INVALID_RESPONSE, ESP_ERR_HTTP_WRITE_DATA, ESP_ERR_HTTP_MAX_REDIRECT,
@@ -17,6 +17,8 @@ _LINE = const(128)  # response head lines are parsed from their first 128 bytes
 _RANGE_ROOM = const(48)  # "Range: bytes=<9 digits>-<9 digits>\r\n\r\n"
 _DRAIN_LIMIT = const(4096)  # a redirect or 401 body up to this size is read to keep the connection
 _ETIMEDOUT = const(110)
+_AUTH_TRIED = const(0x100000)  # request(): the 401 was answered with credentials
+_STALE_TRIED = const(0x200000)  # request(): a kept-alive connection found closed was replaced
 _EAGAIN = const(11)
 
 
@@ -34,7 +36,7 @@ class HTTPClient:
         self._tls = None
         self._sock = None
         self._conn = None  # (scheme, host, port) of the open connection
-        self._dest = cfg.dest  # (scheme, host, port) the request is built for
+        self.dest = cfg.dest  # (scheme, host, port) the request is built for (aio.py connects there)
         self._target = cfg.target
         self._req = None  # the request without its Range line, then room for it
         self._req_len = 0
@@ -48,6 +50,7 @@ class HTTPClient:
         self.etag = self.last_modified = None
         self.head_left = 0  # bytes the response head may still take (response.read_head)
         self.requests = 0
+        self.new_request()
         self.body = Body(self)
 
     # -- as esp_http_client_set_header() / _delete_header() / _get_url()
@@ -63,6 +66,18 @@ class HTTPClient:
 
     def get_url(self):
         return self.url
+
+    def tls_context(self):
+        # The TLS context for dest (made once); None for plain http.
+        if self.dest[0] == "https" and self._tls is None:
+            from .transport import tls_context
+
+            self._tls = tls_context(self.cfg)
+        return self._tls
+
+    def adopt(self, sock):
+        # A connection aio.py opened to dest.
+        self._sock, self._conn = sock, self.dest
 
     def ready(self):
         # Build the request now (in begin()), so that perform()'s Range requests allocate nothing.
@@ -111,69 +126,89 @@ class HTTPClient:
                 pass
         self._sock = self._conn = None
 
-    # -- requests
+    # -- requests (aio.py drives the same steps with awaits)
     def request(self, start=-1, last=-1):
         # GET the URL (with Range bytes=start-last when start >= 0; last -1: to the end), following
         # redirects and one 401; read the response head. Returns 200 or 206; raises OTAError else.
-        redirects = 0
-        auth_retried = stale_retried = False
+        self.new_request()
         while True:
-            if self._req is None:
-                self._prepare()
-            reused = self._conn == self._dest and self.keep_alive and self.body.ended
+            reused = self.reusable()
             if not reused:
                 self._connect()
-            self._send(start, last)
+            self.send(start, last)
             try:
                 read_head(self)
             except OTAError as e:
-                # A kept-alive connection the server dropped while idle takes the request and
-                # then reads as closed: try once more on a new connection.
-                if not reused or stale_retried or e.code != ESP_ERR_HTTP_CONNECTION_CLOSED:
-                    raise
-                stale_retried = True
-                self.keep_alive = False
-                continue
-            self.body.arm()
-            st = self.status
-            if st in (301, 302, 303, 307, 308) and self.location and self.cfg.max_redirects >= 0:
-                redirects += 1
-                if redirects > self.cfg.max_redirects:
-                    from .url import redact
+                if self.stale(reused, e):
+                    continue
+                raise
+            st = self.answer(start)
+            if st:
+                return st
 
-                    raise self.fail(ESP_ERR_HTTP_MAX_REDIRECT, "more than %d redirects (the last to %s)" % (
-                        self.cfg.max_redirects, redact(self.location)))
-                self._redirect()
-            elif st == 401 and not auth_retried and self._credentials and self._dest[0] == "https" \
-                    and self._dest[1] == self.cfg.auth_host:  # never in clear text, nor to another host
-                auth_retried = self._send_auth = True
-                self._req = None
-            else:
-                return self._check_status(start)
-            if not self.body.drain(_DRAIN_LIMIT):
-                self.close()
+    def new_request(self):
+        self._tries = 0  # redirects followed, plus _AUTH_TRIED and _STALE_TRIED
+
+    def reusable(self):
+        # Build the request if the URL changed; whether the open connection can carry it.
+        if self._req is None:
+            self._prepare()
+        return self._conn == self.dest and self.keep_alive and self.body.ended
+
+    def stale(self, reused, e):
+        # A kept-alive connection the server dropped while idle takes the request and then reads
+        # as closed: True to try once more on a new connection.
+        if not reused or self._tries & _STALE_TRIED or e.code != ESP_ERR_HTTP_CONNECTION_CLOSED:
+            return False
+        self._tries |= _STALE_TRIED
+        self.keep_alive = False
+        return True
+
+    def answer(self, start):
+        # After the head: 200 or 206, or 0 once a redirect or a 401 has been taken (request
+        # again); raises OTAError for any other status.
+        self.body.arm()
+        st = self.status
+        if st in (301, 302, 303, 307, 308) and self.location and self.cfg.max_redirects >= 0:
+            self._tries += 1
+            if self._tries & 0xFFFFF > self.cfg.max_redirects:
+                from .url import redact
+
+                raise self.fail(ESP_ERR_HTTP_MAX_REDIRECT, "more than %d redirects (the last to %s)" % (
+                    self.cfg.max_redirects, redact(self.location)))
+            self._redirect()
+        elif st == 401 and not self._tries & _AUTH_TRIED and self._credentials and self.dest[0] == "https" \
+                and self.dest[1] == self.cfg.auth_host:  # never in clear text, nor to another host
+            self._tries |= _AUTH_TRIED
+            self._send_auth = True
+            self._req = None
+        else:
+            return self._check_status(start)
+        if not self.body.drain(_DRAIN_LIMIT):
+            self.close()
+        return 0
 
     def _redirect(self):
         from .url import redact, resolve, split
 
         new = redact(resolve(self.url, self.location))  # userinfo from a server is never used nor shown
-        if self._dest[0] == "https" and not new.startswith("https://"):
+        if self.dest[0] == "https" and not new.startswith("https://"):
             raise self.fail(ESP_ERR_HTTP_REDIRECT_DOWNGRADE, "redirect to %s refused: https to plain http" % new)
         scheme, host, port, self._target, _ = split(new)
-        if (scheme, host, port) != self._dest:
+        if (scheme, host, port) != self.dest:
             # Credentials stay with the origin (scheme, host, port) they were given for.
             self._send_auth = False
             self._credentials = None
             for name in list(self._headers):
                 if name.lower() == "authorization":
                     del self._headers[name]
-        self._dest = (scheme, host, port)
+        self.dest = (scheme, host, port)
         self.url = new
         self._req = None
 
     def _prepare(self):
         # Build the request for the current URL, less its Range line.
-        scheme, host, port = self._dest
+        scheme, host, port = self.dest
         target = self._target
         default = 443 if scheme == "https" else 80
         lines = ["GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nConnection: keep-alive" % (
@@ -194,23 +229,21 @@ class HTTPClient:
 
     def _connect(self):
         self.close()
-        scheme, host, port = self._dest
-        if scheme == "https" and self._tls is None:
-            self._tls = transport.tls_context(self.cfg)
-        self._sock = transport.connect(host, port, self.cfg, self._tls)
-        self._conn = self._dest
+        from .transport import connect  # begin() unloads it once connected: reconnects are rare
 
-    def _send(self, start, last):
+        self.adopt(connect(self.dest[1], self.dest[2], self.cfg, self.tls_context()))
+
+    def send(self, start, last):
         req = self._req
         k = self._req_len
         if start >= 0:
-            k = _put(req, k, b"Range: bytes=")
+            k = _copy(req, k, b"Range: bytes=")
             k = _put_int(req, k, start)
-            k = _put(req, k, b"-")
+            k = _copy(req, k, b"-")
             if last >= 0:
                 k = _put_int(req, k, last)
-            k = _put(req, k, b"\r\n")
-        k = _put(req, k, b"\r\n")
+            k = _copy(req, k, b"\r\n")
+        k = _copy(req, k, b"\r\n")
         self.requests += 1
         try:
             self._sock.write(req, 0, k)  # type: ignore[union-attr]  # open: request() connected or reused it
@@ -235,9 +268,8 @@ class HTTPClient:
         raise self.fail(ESP_FAIL, "answered HTTP status %d%s" % (st, why))
 
 
-def _put(buf, off, data):
-    for i in range(len(data)):
-        buf[off + i] = data[i]
+def _copy(buf, off, data):
+    _kernels.copy_bytes(buf, off, data, 0, len(data))
     return off + len(data)
 
 

@@ -87,13 +87,13 @@ class ImageValidator:
 
     header: ImageHeader  # set once the first _HEADER_LEN bytes are in (no attribute before)
 
-    def __init__(self, max_len, stream_len=-1):
-        self._max_len = max_len  # the partition size: segments may not run past it
-        self._stream_len = stream_len  # the body's length when known: segments may not run past it
-        self._scratch = bytearray(_HASH_LEN)  # header, segment header or hash being collected
-        self._got = 0
+    def __init__(self, limit, image_size=-1):
+        self._size = limit  # the partition size: segments may not run past it
+        self._end = image_size  # the body's length when known: segments may not run past it
+        self._buf = bytearray(_HASH_LEN)  # header, segment header or hash being collected
+        self._pos = 0
         self._state = _ST_HEADER
-        self._need = _HEADER_LEN
+        self._left = _HEADER_LEN
         self.pos = 0  # image bytes fed so far
         self._segs_left = 0
         self._acc = _CHECKSUM_SEED
@@ -104,13 +104,13 @@ class ImageValidator:
         self._hashed = 0
         self._piece = bytearray(16)  # the hashed region ends on a 16-byte boundary: see hash_block
 
-    def feed(self, buf, off, n, dest=None, doff=0):
-        # Take the next n image bytes, buf[off:off+n]. With dest, also copy them to dest[doff:]
+    def feed(self, buf, off, n, dest=None, start=0):
+        # Take the next n image bytes, buf[off:off+n]. With dest, also copy them to dest[start:]
         # in the same pass (the fused copy-and-checksum kernel over segment data).
-        if dest is None and self._state == _ST_SEG_DATA and n < self._need:
+        if dest is None and self._state == _ST_SEG_DATA and n < self._left:
             # The common case, a block inside a segment's data: one kernel call.
             self._acc = _kernels.xor_bytes(buf, off, n, self._acc)
-            self._need -= n
+            self._left -= n
             self.pos += n
             return
         end = off + n
@@ -118,45 +118,45 @@ class ImageValidator:
             k = end - off
             st = self._state
             if st == _ST_SEG_DATA or st == _ST_PAD:
-                if k > self._need:
-                    k = self._need
+                if k > self._left:
+                    k = self._left
                 if st == _ST_SEG_DATA:
                     if dest is None:
                         self._acc = _kernels.xor_bytes(buf, off, k, self._acc)
                     else:
-                        self._acc = _kernels.copy_xor(dest, doff, buf, off, k, self._acc)
+                        self._acc = _kernels.copy_xor(dest, start, buf, off, k, self._acc)
                 elif dest is not None:
-                    _kernels.copy_bytes(dest, doff, buf, off, k)
-                self._need -= k
+                    _kernels.copy_bytes(dest, start, buf, off, k)
+                self._left -= k
             else:
                 if st == _ST_DONE:
                     k = end - off  # bytes after the image's end are ignored, as ESP-IDF does
                 elif st == _ST_CHECKSUM:
                     k = 1
                     self.checksum = buf[off]
-                    self._need = 0
+                    self._left = 0
                 else:
-                    if k > self._need:
-                        k = self._need
-                    _kernels.copy_bytes(self._scratch, self._got, buf, off, k)
-                    self._got += k
-                    self._need -= k
+                    if k > self._left:
+                        k = self._left
+                    _kernels.copy_bytes(self._buf, self._pos, buf, off, k)
+                    self._pos += k
+                    self._left -= k
                 if dest is not None:
-                    _kernels.copy_bytes(dest, doff, buf, off, k)
+                    _kernels.copy_bytes(dest, start, buf, off, k)
             off += k
-            doff += k
+            start += k
             self.pos += k
-            if self._need == 0:
+            if self._left == 0:
                 self._advance()
 
-    def expect(self, stream_len):
+    def expect(self, image_size):
         # The body's length, once known: segments may not run past it.
-        self._stream_len = stream_len
+        self._end = image_size
 
     def _advance(self):
         st = self._state
         if st == _ST_HEADER:
-            hdr = self.header = ImageHeader(self._scratch)
+            hdr = self.header = ImageHeader(self._buf)
             if hdr.magic != _IMAGE_MAGIC:
                 self._fail("byte 0 is 0x%02x, not the image magic 0x%02x" % (hdr.magic, _IMAGE_MAGIC))
             if hdr.segment_count == 0 or hdr.segment_count > _MAX_SEGMENTS:
@@ -165,48 +165,48 @@ class ImageValidator:
             self.hash_appended = hdr.hash_appended != 0  # ESP-IDF: any non-zero byte 23
             self._next_segment()
         elif st == _ST_SEG_HEADER:
-            s = self._scratch
+            s = self._buf
             length = s[4] | (s[5] << 8) | (s[6] << 16) | (s[7] << 24)
             if length & 3:
                 self._fail("segment at byte %d has length %d, not a multiple of 4" % (self.pos - _SEGMENT_HEADER_LEN, length))
-            if self.pos + length > self._max_len:
+            if self.pos + length > self._size:
                 self._fail("segment at byte %d claims %d bytes, past the end of the partition" % (
                     self.pos - _SEGMENT_HEADER_LEN, length))
-            if 0 <= self._stream_len < self.pos + length:
+            if 0 <= self._end < self.pos + length:
                 self._fail("segment at byte %d claims %d bytes, past the end of the %d-byte image" % (
-                    self.pos - _SEGMENT_HEADER_LEN, length, self._stream_len))
+                    self.pos - _SEGMENT_HEADER_LEN, length, self._end))
             self._segs_left -= 1
             self._state = _ST_SEG_DATA
-            self._need = length
+            self._left = length
             if length == 0:
                 self._advance()
         elif st == _ST_SEG_DATA:
             self._next_segment()
         elif st == _ST_PAD:
             self._state = _ST_CHECKSUM
-            self._need = 1
+            self._left = 1
         elif st == _ST_CHECKSUM:
             if self.hash_appended:
                 self._state = _ST_HASH
-                self._need = _HASH_LEN
-                self._got = 0
+                self._left = _HASH_LEN
+                self._pos = 0
             else:
                 self._state = _ST_DONE
         elif st == _ST_HASH:
             self._state = _ST_DONE
 
     def _next_segment(self):
-        self._got = 0
+        self._pos = 0
         if self._segs_left:
             self._state = _ST_SEG_HEADER
-            self._need = _SEGMENT_HEADER_LEN
+            self._left = _SEGMENT_HEADER_LEN
         else:
             # Zero padding so that the checksum byte ends a 16-byte block.
             self._state = _ST_PAD
-            self._need = 15 - (self.pos % 16)
-            self.image_len = self.pos + self._need + 1 + (_HASH_LEN if self.hash_appended else 0)
-            if self.image_len > self._max_len:
-                self._fail("image of %d bytes does not fit the %d-byte partition" % (self.image_len, self._max_len))
+            self._left = 15 - (self.pos % 16)
+            self.image_len = self.pos + self._left + 1 + (_HASH_LEN if self.hash_appended else 0)
+            if self.image_len > self._size:
+                self._fail("image of %d bytes does not fit the %d-byte partition" % (self.image_len, self._size))
 
     def hash_block(self, buf, base, n):
         # Add buf[0:n], the image bytes at [base, base+n), to the SHA-256 where it covers them.
@@ -246,7 +246,7 @@ class ImageValidator:
         if self.hash_appended:
             if self._hashed != self.image_len - _HASH_LEN:
                 self._fail("SHA-256 covered %d of %d bytes" % (self._hashed, self.image_len - _HASH_LEN))
-            if self._sha.digest() != bytes(self._scratch):
+            if self._sha.digest() != bytes(self._buf):
                 self._fail("appended SHA-256 at offset %d does not match the image" % (self.image_len - _HASH_LEN))
 
     def _fail(self, msg):

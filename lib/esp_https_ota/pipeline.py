@@ -11,7 +11,8 @@ from .ranges import open_source
 
 
 def build(h, cfg):
-    # Send the request; set h.source (the last stage), h.size and h.resumed (bytes in flash).
+    # A generator of the requests to make (see ranges.py): sets h.source (the last stage),
+    # h.size and h.resumed (bytes in flash).
     if cfg.init_cb is not None:
         ret = cfg.init_cb(h.client)  # may set headers; an esp_err_t other than ESP_OK aborts
         if ret is not None and ret != ESP_OK:
@@ -25,11 +26,11 @@ def build(h, cfg):
         from .progress import Progress
 
         h.progress = Progress(cfg.http.url, h.partition)
-        h.source, size = h.progress.open(h.client, h.writer, cfg)
+        h.source, size = yield from h.progress.open(h.client, h.writer, cfg)
         h.resumed = h.progress.resumed
     else:  # ESP-IDF's form; resuming an encrypted image, the body has enc_img_header_size more bytes
         skip = cfg.enc_header if cfg.resume_from and cfg.decrypt_cb is not None else 0
-        h.source, size = open_source(h.client, cfg.resume_from + skip, cfg.range_size)
+        h.source, size = yield from open_source(h.client, cfg.resume_from + skip, cfg.range_size)
         post(ESP_HTTPS_OTA_CONNECTED)
         if cfg.resume_from and h.client.encoding:  # its inflater's state at a byte offset is lost
             raise OTAError(ESP_ERR_NOT_SUPPORTED, "ota_resumption of a compressed image (Content-Encoding):"

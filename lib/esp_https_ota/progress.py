@@ -55,8 +55,9 @@ class Progress:
             self.start, self.validator, self.size = done, validator, size
 
     def open(self, client, writer, cfg):
-        # Send the first request: from self.start when the server still has that image and the
-        # flash re-check agrees, else from byte 0. Posts CONNECTED; returns (source, body size).
+        # A generator (see ranges.py) of the first request: from self.start when the server still
+        # has that image and the flash re-check agrees, else from byte 0. Posts CONNECTED;
+        # returns (source, body size).
         skip = cfg.enc_header if cfg.decrypt_cb is not None else 0  # the body starts with it
         client.want_validator = True
         n = self.start
@@ -64,7 +65,7 @@ class Progress:
             client.set_header("If-Range", self.validator)
             src = None
             try:
-                src, total = open_source(client, n + skip, cfg.range_size, True)
+                src, total = yield from open_source(client, n + skip, cfg.range_size, True)
             except OTAError as e:
                 if e.code != ESP_ERR_HTTP_RANGE_NOT_SATISFIABLE:  # 416: the image shrank
                     raise
@@ -78,7 +79,7 @@ class Progress:
                     return src, total
             client.close()
             client.delete_header("If-Range")
-        src, total = open_source(client, 0, cfg.range_size, True)
+        src, total = yield from open_source(client, 0, cfg.range_size, True)
         if not n:
             post(ESP_HTTPS_OTA_CONNECTED)
         self._record(client, total, 0)

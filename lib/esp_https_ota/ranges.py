@@ -1,18 +1,24 @@
 # The Range loop of a partial download (and of a resumed one), as ESP-IDF keeps it in
 # esp_https_ota_perform(): a source whose readinto(buf, n) reads the current response's body and,
 # when it ends before the image does, sends the request for the next range.
+#
+# The first request is a need that open_source() yields, (client, start, last) for
+# client.request(), so that begin() can make it blocking (handle.run) and the asyncio API
+# (aio.py) can await it; an exception from the request is thrown in at the yield.
 from .errors import ESP_ERR_INVALID_RESPONSE
 
 
 def open_source(client, start, step, restart=False):
-    # Send the first request for the image from byte `start`, in requests of `step` bytes
-    # (0: one request). Returns (source, image size or -1). With `restart` (If-Range was sent), a
-    # 200 to the first request is the whole image from byte 0 (source.start 0), and to a later one
-    # an error: the image changed on the server.
+    # A generator: yields the first request for the image from byte `start`, in requests of
+    # `step` bytes (0: one request), and returns (source, image size or -1). With `restart`
+    # (If-Range was sent), a 200 to the first request is the whole image from byte 0 (source.start
+    # 0), and to a later one an error: the image changed on the server.
     if not start and not step:
-        client.request()
+        yield client, -1, -1
         return client.body, -1 if client.chunked else client.length
     src = RangeSource(client, start, step, restart)
+    yield client, start, start + step - 1 if step else -1
+    src.check()
     return src, src.total
 
 
@@ -24,12 +30,16 @@ class RangeSource:
         self._restart = restart
         self.start = start  # where the body's bytes begin in the image
         self.total = -1
-        self._ask(start + step - 1 if step else -1)
 
     def _ask(self, last):
+        self._c.request(self._pos, last)
+        self.check()
+
+    def check(self):
+        # The response to the request for bytes _pos onwards is in: check it.
         c = self._c
         start = self._pos
-        if c.request(start, last) == 206:
+        if c.status == 206:
             if self.total >= 0 and c.range_total != self.total:
                 raise c.fail(ESP_ERR_INVALID_RESPONSE, "changed the image size from %d to %d between ranges" % (
                     self.total, c.range_total))

@@ -59,10 +59,10 @@ def connect(host, port, cfg, tls):
         return tls.wrap_socket(sock, server_hostname=cfg.verify_name or host)
     except (OSError, ValueError) as e:  # a failed certificate check is a ValueError
         sock.close()
-        raise OTAError(ESP_ERR_HTTP_CONNECT, "TLS handshake with %s failed: %s" % (where, _tls_reason(e)))
+        raise OTAError(ESP_ERR_HTTP_CONNECT, "TLS handshake with %s failed: %s" % (where, tls_reason(e)))
 
 
-def _tls_reason(e):
+def tls_reason(e):
     # What went wrong in a handshake, from mbedTLS's error (verify info text or code).
     if isinstance(e, ValueError):
         why = " ".join(str(e).split())  # mbedTLS's verify info, one reason per line

@@ -1,0 +1,131 @@
+"""The asyncio API (esp_https_ota.aio): an OTA beside a task that ticks every 10 ms, under the
+MicroPython unix port (aio.py uses MicroPython's asyncio streams: Stream.readinto, wait_for_ms).
+
+The server paces the body (pace_ms between 16 KiB pieces) like a slow link. A step that waited
+for the network would show as a gap between ticks of at least the pace; the read-ahead also
+counts every read it could not serve without waiting (`blocked`), which must stay 0."""
+
+import shutil
+
+import pytest
+
+from conftest import IMAGES, run_scenario
+import flashsim_path  # noqa: F401  (puts shims/ on sys.path)
+import flashsim
+import imagetools
+from https_server import OTAServer
+
+MP = "micropython"
+TEMPLATE = (IMAGES / "esp32-app-template.bin").read_bytes()
+NEW_APP = imagetools.with_version(TEMPLATE, "4.0.0-aio")
+OTA_1 = 0x310000  # ota_1's address in the simulated flash
+PACE_MS = 100
+
+ESP_ERR_NOT_SUPPORTED = 0x106
+ESP_ERR_HTTP_CONNECT = 0x7002
+
+
+@pytest.fixture(scope="module")
+def server(pki, tmp_path_factory):
+    import sys
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from compress_image import compress
+
+    d = tmp_path_factory.mktemp("aiofw")
+    (d / "app.bin").write_bytes(NEW_APP)
+    (d / "app.gz").write_bytes(compress(NEW_APP, use_gzip=True))
+    with OTAServer(d, pki) as srv:
+        yield srv
+
+
+def aio_ota(flash_path, mode, url, ca, *opts):
+    return run_scenario(MP, "aio_run.py", mode, url, ca, *opts, env={"ESP32_FLASH": str(flash_path)})
+
+
+def untouched(flash_path):
+    """otadata and the running app (ota_0), which an aborted OTA must leave as they were."""
+    data = flash_path.read_bytes()
+    table = flashsim.read_partition_table(flashsim.Flash(str(flash_path)))
+    return [data[e.addr:e.addr + e.size] for e in table if e.label in ("otadata", "ota_0")]
+
+
+def boots(flash_path, tmp_path):
+    copy = tmp_path / "reboot.bin"
+    shutil.copy(flash_path, copy)
+    return flashsim.boot(flashsim.Flash(str(copy)))
+
+
+def assert_new_image_boots(res, flash_path, tmp_path):
+    assert res["ok"] is True, res.result
+    assert flash_path.read_bytes()[OTA_1:OTA_1 + len(NEW_APP)] == NEW_APP
+    assert boots(flash_path, tmp_path) == "ota_1"
+    assert res["again"] is True, res.result
+
+
+@pytest.mark.parametrize("mode, query", [
+    pytest.param("oneshot", "app.bin?pace_ms=%d" % PACE_MS, id="oneshot-content-length", marks=pytest.mark.case(
+        "await async_https_ota() beside a 10 ms ticker, body paced 100 ms per 16 KiB",
+        "ESP_OK; boots the new image; longest tick gap below the pace, no blocking read")),
+    pytest.param("steps", "app.bin?chunk_sizes=7,4096,1&pace_ms=%d" % (PACE_MS // 20), id="steps-chunked",
+                 marks=pytest.mark.case("aio.begin / perform / finish, chunked body (7, 4096, 1-byte chunks)",
+                                        "ESP_OK; boots the new image; no blocking read")),
+    pytest.param("steps", "app.gz?pace_ms=%d" % PACE_MS, id="steps-gzip", marks=pytest.mark.case(
+        "aio steps, gzip-compressed image, paced", "ESP_OK; inflated, boots the new image; no blocking read")),
+])
+def test_async_ota_never_waits_for_the_network_inside_a_step(flash, server, pki, tmp_path, mode, query):
+    res = aio_ota(flash, mode, server.url(query), pki["ca"])
+    assert_new_image_boots(res, flash, tmp_path)
+    if mode == "steps":
+        assert res["blocked"] == 0, res.result
+    # A step that waited for the next paced piece would take about PACE_MS (a functional check of
+    # where the waits happen, with the pace as the yardstick, not a speed target).
+    if "pace_ms=%d" % PACE_MS in query:
+        assert res["gap_ms"]["download"] < PACE_MS, res.result
+    print("longest tick gaps (ms):", res["gap_ms"], "ticks:", res["ticks"])
+
+
+@pytest.mark.parametrize("cancel_after", [1, 5, 40], ids=lambda n: "after-%d-steps" % n)
+@pytest.mark.case("task.cancel() of an aio OTA with ota_resumption, after 1, 5 or 40 perform() steps",
+                  "cancelled; boot untouched; the next begin() resumes what was saved (from 64 KiB on)")
+def test_cancel_is_abort_and_keeps_resumable_progress(flash, server, pki, tmp_path, cancel_after):
+    before = untouched(flash)
+    res = aio_ota(flash, "steps", server.url("app.bin"), pki["ca"], "cancel_after=%d" % cancel_after,
+                  "ota_resumption=true")
+    assert res.result.get("cancelled") is True, res.result
+    assert untouched(flash) == before
+    assert boots(flash, tmp_path) == "ota_0"
+    assert res["again"] is True, res.result
+    written = cancel_after * 4096  # each step after the head flushes one 4 KiB buffer
+    # get_image_len_read() after begin(): the bytes resumed, -1 when nothing was (before 64 KiB)
+    assert res["again_resumes"] == (-1 if written < 65536 else (written - 4096) // 65536 * 65536), res.result
+
+
+@pytest.mark.case("task.cancel() during aio.begin() (at once, then after 20 ms)", "cancelled; nothing written, boot untouched")
+@pytest.mark.parametrize("ms", [0, 20])
+def test_cancel_during_begin_leaves_nothing_open(flash, server, pki, tmp_path, ms):
+    before = untouched(flash)
+    res = aio_ota(flash, "oneshot", server.url("app.bin?delay_ms=200"), pki["ca"], "cancel_ms=%d" % ms)
+    assert res.result.get("cancelled") is True, res.result
+    assert untouched(flash) == before and boots(flash, tmp_path) == "ota_0"
+    assert res["again"] is True, res.result
+
+
+@pytest.mark.case("aio with a CA that did not sign the server's certificate", "ESP_ERR_HTTP_CONNECT; boot untouched")
+def test_wrong_ca_is_http_connect(flash, server, pki, tmp_path):
+    res = aio_ota(flash, "oneshot", server.url("app.bin"), pki["other_ca"])
+    assert res["ok"] is False and res["code"] == ESP_ERR_HTTP_CONNECT, res.result
+    assert boots(flash, tmp_path) == "ota_0"
+
+
+@pytest.mark.case("aio with partial_http_download", "ESP_ERR_NOT_SUPPORTED (not in the asyncio API yet)")
+def test_partial_download_is_not_supported_yet(flash, server, pki):
+    res = aio_ota(flash, "oneshot", server.url("app.bin"), pki["ca"], "partial_http_download=true")
+    assert res["ok"] is False and res["code"] == ESP_ERR_NOT_SUPPORTED, res.result
+
+
+@pytest.mark.case("aio through a 302 redirect", "ESP_OK; the redirect followed with awaits, boots the new image")
+def test_redirect_is_followed(flash, server, pki, tmp_path):
+    res = aio_ota(flash, "oneshot", server.url("redirect?to=/app.bin"), pki["ca"])
+    assert_new_image_boots(res, flash, tmp_path)

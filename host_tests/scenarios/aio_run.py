@@ -17,7 +17,8 @@ import esp_https_ota as ota
 from esp_https_ota import aio
 from scenario_args import options
 
-state = {"phase": "download", "gap": {"download": 0, "finish": 0}, "ticks": 0, "steps": 0, "blocked": None}
+state = {"phase": "download", "gap": {"download": 0, "finish": 0}, "ticks": 0, "steps": 0, "blocked": None,
+         "step_ms": 0, "socket_closed": None}
 
 
 async def ticker():
@@ -45,12 +46,20 @@ async def steps(config):
     stream = h.client.stream()
     try:
         while True:
+            t0 = time.ticks_us()
             err = await aio.perform(h)
+            # the step itself (the read-ahead awaited, then the synchronous part: flash writes included)
+            state["step_ms"] = max(state["step_ms"], time.ticks_diff(time.ticks_us(), t0) // 1000)
             state["steps"] += 1
             if err != ota.ESP_ERR_HTTPS_OTA_IN_PROGRESS:
                 break
     finally:
         state["blocked"] = stream.blocked
+        try:  # closed by the abort that a cancellation is
+            stream.write(b"x", 0, 1)
+            state["socket_closed"] = False
+        except (OSError, ValueError):
+            state["socket_closed"] = True
     state["phase"] = "finish"
     await aio.finish(h)
 
@@ -86,7 +95,8 @@ async def main():
     except ota.OTAError as e:
         res.update({"ok": False, "code": e.code, "name": ota.err_to_name(e.code), "msg": str(e)})
     tick.cancel()
-    res.update({"gap_ms": state["gap"], "ticks": state["ticks"], "steps": state["steps"], "blocked": state["blocked"]})
+    res.update({k: state[k] for k in ("ticks", "steps", "blocked", "step_ms", "socket_closed")})
+    res["gap_ms"] = state["gap"]
     try:  # a second OTA must be possible at once (nothing left open); what it would resume
         h = ota.begin(config)
         res["again_resumes"] = ota.get_image_len_read(h)

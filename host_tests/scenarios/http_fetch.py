@@ -12,8 +12,7 @@ import time
 from esp_https_ota import OTAError, err_to_name
 from esp_https_ota.config import http_config
 from esp_https_ota.http import HTTPClient
-from esp_https_ota.ranges import open_source
-from esp_https_ota.handle import run
+from esp_https_ota.ranges import open_source, run
 
 
 def read_file(path):
@@ -35,7 +34,8 @@ def main():
         client = HTTPClient(http_config(cfg, spec.get("allow_http", False)))
         for name, value in spec.get("headers", {}).items():
             client.set_header(name, value)
-        source, res["size"] = run(open_source(client, 0, spec.get("range_size", 0)))
+        steps = open_source(client, 0, spec.get("range_size", 0))
+        source, res["size"] = run(steps, next(steps))
         res["status"] = client.status
         buf = bytearray(4096)
         sha = hashlib.sha256()

@@ -7,12 +7,12 @@ import sys
 import micropython
 from esp_https_ota.config import http_config
 from esp_https_ota.http import HTTPClient
-from esp_https_ota.ranges import open_source
-from esp_https_ota.handle import run
+from esp_https_ota.ranges import open_source, run
 
 with open(sys.argv[2]) as f:
     http = HTTPClient(http_config({"url": sys.argv[1], "cert_pem": f.read()}, False))
-body, _ = run(open_source(http, 0, 0))  # the body: the source the OTA reads
+steps = open_source(http, 0, 0)
+body, _ = run(steps, next(steps))  # the body: the source the OTA reads
 buf = bytearray(4096)
 total = 0
 locked_reads = 0

@@ -165,7 +165,7 @@ async def _request(c, start, last):
 
 
 async def _run(build):
-    # The async twin of handle.run: make each request the generator asks for, awaited.
+    # The async twin of ranges.run: make each request the generator asks for, awaited.
     err: "BaseException | None" = None
     while True:
         try:

@@ -58,7 +58,11 @@ def begin(config):
     ESP_ERR_INVALID_STATE (an OTA is already open), ESP_ERR_HTTP_* / ESP_FAIL (connection, TLS or
     HTTP status), ESP_ERR_NOT_FOUND (no update partition), ESP_ERR_OTA_PARTITION_CONFLICT (the
     running partition), ESP_ERR_INVALID_SIZE (image larger than the partition)."""
-    return run(_begin(config))
+    steps = _begin(config)
+    need = next(steps)  # up to the first request: the config, the buffers, the client, pipeline.py
+    from .ranges import run  # (loaded by then)
+
+    return run(steps, need)
 
 
 def _begin(config):
@@ -93,21 +97,6 @@ def _begin(config):
     if h.resumed:
         h.state = _ST_IN_PROGRESS
     return h
-
-
-def run(build):
-    # Make the requests a generator of needs asks for, blocking; what it returns.
-    err: "BaseException | None" = None
-    while True:
-        try:
-            need = next(build) if err is None else build.throw(err)
-        except StopIteration as e:
-            return e.value
-        err = None
-        try:
-            need[0].request(need[1], need[2])
-        except BaseException as e:  # OTAError, MemoryError, Ctrl-C: the generator cleans up
-            err = e
 
 
 def _parse(config):

@@ -4,7 +4,7 @@
 # are written into it in place, so requests for the next range allocate nothing.
 from micropython import const
 
-from . import _kernels
+from ._kernels import put, put_int
 from .body import Body
 from .errors import (
     OTAError, ESP_FAIL, ESP_ERR_INVALID_ARG, ESP_ERR_INVALID_RESPONSE, ESP_ERR_HTTP_WRITE_DATA, ESP_ERR_HTTP_MAX_REDIRECT,
@@ -237,13 +237,13 @@ class HTTPClient:
         req = self._req
         k = self._req_len
         if start >= 0:
-            k = _copy(req, k, b"Range: bytes=")
-            k = _put_int(req, k, start)
-            k = _copy(req, k, b"-")
+            k = put(req, k, b"Range: bytes=")
+            k = put_int(req, k, start)
+            k = put(req, k, b"-")
             if last >= 0:
-                k = _put_int(req, k, last)
-            k = _copy(req, k, b"\r\n")
-        k = _copy(req, k, b"\r\n")
+                k = put_int(req, k, last)
+            k = put(req, k, b"\r\n")
+        k = put(req, k, b"\r\n")
         self.requests += 1
         try:
             self._sock.write(req, 0, k)  # type: ignore[union-attr]  # open: request() connected or reused it
@@ -266,23 +266,3 @@ class HTTPClient:
         if 300 <= st < 400:
             why = ": redirect not followed (disable_auto_redirect)" if self.cfg.max_redirects < 0 else ": redirect without Location"
         raise self.fail(ESP_FAIL, "answered HTTP status %d%s" % (st, why))
-
-
-def _copy(buf, off, data):
-    _kernels.copy_bytes(buf, off, data, 0, len(data))
-    return off + len(data)
-
-
-def _put_int(buf, off, value):
-    # Write value's decimal digits at buf[off:]; the index after them.
-    end = off + 1
-    v = value
-    while v >= 10:
-        v //= 10
-        end += 1
-    i = end
-    while i > off:
-        i -= 1
-        buf[i] = 48 + value % 10
-        value //= 10
-    return end

@@ -3,7 +3,7 @@
 # when it ends before the image does, sends the request for the next range.
 #
 # The first request is a need that open_source() yields, (client, start, last) for
-# client.request(), so that begin() can make it blocking (handle.run) and the asyncio API
+# client.request(), so that begin() can make it blocking (run()) and the asyncio API
 # (aio.py) can await it; an exception from the request is thrown in at the yield.
 from .errors import ESP_ERR_INVALID_RESPONSE
 
@@ -20,6 +20,21 @@ def open_source(client, start, step, restart=False):
     yield client, start, start + step - 1 if step else -1
     src.check()
     return src, src.total
+
+
+def run(build, need):
+    # Make the requests a generator of needs asks for, from `need` on, blocking; what it returns.
+    err: "BaseException | None" = None
+    while True:
+        try:
+            need[0].request(need[1], need[2])
+        except BaseException as e:  # OTAError, MemoryError, Ctrl-C: the generator cleans up
+            err = e
+        try:
+            need = next(build) if err is None else build.throw(err)
+        except StopIteration as e:
+            return e.value
+        err = None
 
 
 class RangeSource:

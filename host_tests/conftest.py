@@ -15,6 +15,7 @@ import pytest
 from interpreters import IMAGES, INTERPRETERS, LIB, ROOT, SHIMS, interpreter_command  # noqa: F401
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+OTA_1 = 0x310000  # ota_1's address in the simulated flash (shims/flashsim.py's partition table)
 pytest_plugins = ["cases_plugin"]  # the case markers behind host_tests/CASES.md
 
 
@@ -62,6 +63,17 @@ def flash(tmp_path):
     path = tmp_path / "flash.bin"
     flashsim.create_flash(str(path), app_image=(IMAGES / "esp32-app-template.bin").read_bytes())
     return path
+
+
+def boots(flash_path, tmp_path):
+    """The partition a reboot would start (on a copy: booting changes otadata's state)."""
+    import flashsim_path  # noqa: F401
+    import flashsim
+    import shutil
+
+    copy = tmp_path / "reboot.bin"
+    shutil.copy(flash_path, copy)
+    return flashsim.boot(flashsim.Flash(str(copy)))
 
 
 @pytest.fixture(scope="session")

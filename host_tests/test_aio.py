@@ -6,11 +6,10 @@ for the network would show as a gap between ticks of at least the pace; the read
 counts every read it could not serve without waiting (`blocked`), which must stay 0."""
 
 import random
-import shutil
 
 import pytest
 
-from conftest import IMAGES, run_scenario
+from conftest import IMAGES, OTA_1, boots, run_scenario
 import flashsim_path  # noqa: F401  (puts shims/ on sys.path)
 import flashsim
 import imagetools
@@ -19,7 +18,6 @@ from https_server import OTAServer
 MP = "micropython"
 TEMPLATE = (IMAGES / "esp32-app-template.bin").read_bytes()
 NEW_APP = imagetools.with_version(TEMPLATE, "4.0.0-aio")
-OTA_1 = 0x310000  # ota_1's address in the simulated flash
 PACE_MS = 100
 
 ESP_ERR_NOT_SUPPORTED = 0x106
@@ -50,12 +48,6 @@ def untouched(flash_path):
     data = flash_path.read_bytes()
     table = flashsim.read_partition_table(flashsim.Flash(str(flash_path)))
     return [data[e.addr:e.addr + e.size] for e in table if e.label in ("otadata", "ota_0")]
-
-
-def boots(flash_path, tmp_path):
-    copy = tmp_path / "reboot.bin"
-    shutil.copy(flash_path, copy)
-    return flashsim.boot(flashsim.Flash(str(copy)))
 
 
 def assert_new_image_boots(res, flash_path, tmp_path):

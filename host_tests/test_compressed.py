@@ -5,16 +5,14 @@ with http_config.accept_encoding. Under CPython and the MicroPython unix port.""
 
 import gzip
 import hashlib
-import shutil
 import sys
 import zlib
 from pathlib import Path
 
 import pytest
 
-from conftest import IMAGES, ROOT, run_scenario
+from conftest import IMAGES, OTA_1, ROOT, boots, run_scenario
 import flashsim_path  # noqa: F401  (puts shims/ on sys.path)
-import flashsim
 import imagetools
 from https_server import OTAServer
 
@@ -23,7 +21,6 @@ from compress_image import compress  # noqa: E402
 
 TEMPLATE = (IMAGES / "esp32-app-template.bin").read_bytes()
 NEW_APP = imagetools.with_version(TEMPLATE, "3.0.0-zlib")
-OTA_1 = 0x310000  # ota_1's address in the simulated flash
 
 ESP_ERR_NOT_SUPPORTED = 0x106
 ESP_ERR_OTA_VALIDATE_FAILED = 0x1503
@@ -51,12 +48,6 @@ def server(pki, tmp_path_factory):
 
 def ota(interp, flash_path, url, ca, *opts, mode="steps"):
     return run_scenario(interp, "ota_run.py", mode, url, ca, *opts, env={"ESP32_FLASH": str(flash_path)})
-
-
-def boots(flash_path, tmp_path):
-    copy = tmp_path / "reboot.bin"
-    shutil.copy(flash_path, copy)
-    return flashsim.boot(flashsim.Flash(str(copy)))
 
 
 def assert_booted_new_image(res, flash_path, tmp_path, body_size):

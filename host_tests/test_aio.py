@@ -99,6 +99,17 @@ def test_cancel_is_abort_and_keeps_resumable_progress(flash, server, pki, tmp_pa
     assert res["again_resumes"] == (saved or -1), res.result
 
 
+@pytest.mark.case("aio OTA cancelled after 40 steps, then async_https_ota() again, both with ota_resumption",
+                  "ESP_OK; the second one resumes (If-Range) and the image boots")
+def test_cancelled_async_ota_resumes_through_the_async_api(flash, server, pki, tmp_path):
+    first = aio_ota(flash, "steps", server.url("app.bin"), pki["ca"], "cancel_after=40", "ota_resumption=true")
+    assert first.result.get("cancelled") is True and first["again_resumes"] == 131072, first.result
+    res = aio_ota(flash, "oneshot", server.url("app.bin"), pki["ca"], "ota_resumption=true")
+    assert_new_image_boots(res, flash, tmp_path)
+    ranges = [{k.lower(): v for k, v in r["headers"].items()}.get("range") for r in server.requests]
+    assert "bytes=131072-" in ranges, ranges
+
+
 @pytest.mark.case("task.cancel() during aio.begin() (at once, then after 20 ms)", "cancelled; nothing written, boot untouched")
 @pytest.mark.parametrize("ms", [0, 20])
 def test_cancel_during_begin_leaves_nothing_open(flash, server, pki, tmp_path, ms):

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.requirements-installed
 PYTEST_ARGS ?=
 
-.PHONY: all venv test demo bench mpy deploy device-test clean cases mutate
+.PHONY: all venv test demo bench mpy deploy device-test clean cases mutate patch
 
 all: test
 
@@ -27,6 +27,10 @@ bench: venv
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/sigverify.py
 	$(BIN)/python bench/compression.py
+
+# A delta patch for esp_delta_ota / issue 16: make patch FROM=old.bin TO=new.bin [OUT=new.patch]
+patch: venv
+	$(BIN)/python tools/make_patch.py $(FROM) $(TO) $(if $(OUT),-o $(OUT))
 
 # host_tests/CASES.md from the tests' case markers and a run of the suite (test_cases_table.py checks it).
 cases: venv

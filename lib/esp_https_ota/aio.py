@@ -37,17 +37,23 @@ class _Stream:
         # Read ahead until `want` bytes are buffered (at most the buffer), or the peer closed.
         want = _AHEAD if want < 0 or want > _AHEAD else want
         while self._hi - self._lo < want and not self.eof:
-            if self._hi == _AHEAD:  # move what is left to the front
-                _kernels.copy_bytes(self._buf, 0, self._buf, self._lo, self._hi - self._lo)
-                self._lo, self._hi = 0, self._hi - self._lo
             try:
-                n = await asyncio.wait_for_ms(self._s.readinto(memoryview(self._buf)[self._hi:]), self._ms)
+                self._got(await asyncio.wait_for_ms(self._s.readinto(self._tail()), self._ms))
             except asyncio.TimeoutError:
                 raise OSError(110)  # ETIMEDOUT: HTTPClient names timeout_ms
-            if n == 0:
-                self.eof = True
-            elif n:  # None: nothing yet (a TLS record not complete)
-                self._hi += n
+
+    def _tail(self):
+        # The free end of the buffer, what is left moved to the front first when it is full.
+        if self._hi == _AHEAD:
+            _kernels.copy_bytes(self._buf, 0, self._buf, self._lo, self._hi - self._lo)
+            self._lo, self._hi = 0, self._hi - self._lo
+        return memoryview(self._buf)[self._hi:]
+
+    def _got(self, n):
+        if n == 0:
+            self.eof = True
+        elif n:  # None: nothing yet (a TLS record not complete)
+            self._hi += n
 
     async def fill_until(self, end):
         # Read ahead until `end` (the response head's empty line, a chunk line's LF) is in, the
@@ -59,23 +65,16 @@ class _Stream:
         await self._s.drain()
 
     def _wait(self, want):
-        # Block until `want` more bytes are buffered or the peer closed (the fallback).
+        # Block until `want` bytes are buffered or the peer closed (the fallback).
         import select
 
         self.blocked += 1
         poller = select.poll()
         poller.register(self._s.s, select.POLLIN)
         while self.ahead() < want and not self.eof:
-            if self._hi == _AHEAD:
-                _kernels.copy_bytes(self._buf, 0, self._buf, self._lo, self._hi - self._lo)
-                self._lo, self._hi = 0, self._hi - self._lo
             if not poller.poll(self._ms):
                 raise OSError(110)
-            n = self._s.s.readinto(memoryview(self._buf)[self._hi:])
-            if n == 0:
-                self.eof = True
-            elif n:
-                self._hi += n
+            self._got(self._s.s.readinto(self._tail()))
 
     def readinto(self, buf, n):
         if self.ahead() < n and not self.eof:

@@ -44,6 +44,12 @@ def main():
     decrypt_fail_at = opts.pop("decrypt_fail_at", None)  # decrypt_cb returns ESP_FAIL on this call
     verify_keys = opts.pop("verify_keys", None)  # PATH[,PATH...]: PEM files for signature_verify_keys
     oom = opts.pop("oom", None)
+    if opts.pop("plain_delta", False):  # the delta kernels' plain fallbacks, as without viper
+        class _NoNative:
+            pass
+
+        sys.modules["esp_https_ota._delta_viper"] = _NoNative()
+    delta_base = opts.pop("delta_base_label", None)  # delta_base as the esp32.Partition of this label
     http_config = {"url": url}
     if ca_path != "-":
         with open(ca_path) as f:
@@ -56,6 +62,8 @@ def main():
     bad = opts.pop("bad_handler", False)
     config = {"http_config": http_config}
     config.update(opts)
+    if delta_base is not None:
+        config["delta_base"] = esp32.Partition(delta_base)
     if verify_keys is not None:
         config["signature_verify_keys"] = []
         for path in str(verify_keys).split(","):
@@ -163,7 +171,8 @@ def main():
     res["events"] = events
     st = esp32.flash.stats
     res["flash"] = {"erase_calls": st["erase_calls"], "erased_bytes": st["erased_bytes"],
-                    "write_calls": st["write_calls"], "written_bytes": st["written_bytes"]}
+                    "write_calls": st["write_calls"], "written_bytes": st["written_bytes"],
+                    "read_calls": st["read_calls"]}
     print("RESULT", json.dumps(res))
 
 

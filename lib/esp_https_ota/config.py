@@ -14,7 +14,8 @@ _MIN_HEADER_LINE = const(1024)
 # Each table lists its fields by kind, the kind being the group's index: anything, dict, callable,
 # bool, int >= 0, str, str or bytes (PEM), and accepted with no meaning on MicroPython.
 # allow_http_insecure_transport, write_buffer_size, ota_resumption_keep_on_abort, anti_rollback,
-# signature_verify_keys, max_inflate_window and http_config.accept_encoding are this package's additions.
+# signature_verify_keys, max_inflate_window, delta_patch, delta_base and http_config.accept_encoding are this
+# package's additions.
 _ANY = const(0)
 _DICT = const(1)
 _CALLABLE = const(2)
@@ -24,9 +25,9 @@ _STR = const(5)
 _PEM = const(6)
 _IGNORED = const(7)
 _OTA_FIELDS = const((
-    "decrypt_user_ctx partition signature_verify_keys", "http_config", "http_client_init_cb decrypt_cb",
+    "decrypt_user_ctx partition signature_verify_keys delta_base", "http_config", "http_client_init_cb decrypt_cb",
     "bulk_flash_erase partial_http_download ota_resumption ota_resumption_keep_on_abort allow_http_insecure_transport"
-    " anti_rollback",
+    " anti_rollback delta_patch",
     "max_http_request_size buffer_caps ota_image_bytes_written enc_img_header_size write_buffer_size max_inflate_window",
 ))
 _HTTP_FIELDS = const((
@@ -167,6 +168,8 @@ class Config:
     verify_keys: "list | tuple | None"  # signature_verify_keys, PEM
     min_secure_version: int  # -1: no anti_rollback
     partition: "object"  # the esp32.Partition to write
+    delta_patch: bool  # the body is a bare detools patch (an esp_delta_ota one is detected)
+    delta_base: "object"  # the partition a delta patch applies to; None: the running app
 
 
 def parse(config):
@@ -212,6 +215,10 @@ def parse(config):
     if cfg.buffer_size > partition.info()[3]:
         _fail("write_buffer_size", "of %d bytes is larger than the update partition" % cfg.buffer_size)
     cfg.partition = partition
+    cfg.delta_patch = bool(get("delta_patch"))
+    cfg.delta_base = get("delta_base")
+    if cfg.delta_patch and cfg.resume_from:  # its byte offsets are the patch's, not the image's
+        _fail("ota_image_bytes_written", "cannot resume a delta patch: use ota_resumption alone", ESP_ERR_NOT_SUPPORTED)
     return cfg
 
 

@@ -2,12 +2,61 @@
 # 2^8 and lookahead 2^7): a source whose readinto(buf, n) gives the decompressed bytes of the
 # compressed source before it. Bits are read MSB first: a 1 is followed by a literal byte, a 0
 # by a back-reference, the offset less 1 in window_sz2 bits and the count less 1 in
-# lookahead_sz2 bits, into the last 2^window_sz2 bytes output. Loaded only for delta patches.
+# lookahead_sz2 bits, into the last 2^window_sz2 bytes output (zeros at first). The loop is
+# a viper kernel (_delta_viper.py) with decode() below as its fallback. Loaded only for delta
+# patches.
+import array
 from micropython import const
 
+from . import _kernels
 from .errors import OTAError, ESP_ERR_OTA_VALIDATE_FAILED
 
 _IN = const(256)  # compressed bytes read ahead from the source
+STATE_LEN = const(28)  # bytes of save() before the window: 7 u32 of the kernel's state
+
+
+def decode(st, src, end, win, out, off, n):
+    # The plain hs_decode (_delta_viper.py), same contract.
+    pos, acc, nbits, phase, copy, dist, head, sizes = st
+    wbits, lbits = sizes & 0xFF, sizes >> 8
+    mask = (1 << wbits) - 1
+    k = 0
+    while k < n:
+        if copy > 0:
+            v = win[(head - dist) & mask]
+            copy -= 1
+        else:
+            need = 1 if phase == 0 else 8 if phase == 1 else wbits if phase == 2 else lbits
+            while nbits < need and pos < end:
+                acc = ((acc << 8) | src[pos]) & 0xFFFFFF
+                pos += 1
+                nbits += 8
+            if nbits < need:
+                break
+            nbits -= need
+            val = (acc >> nbits) & ((1 << need) - 1)
+            if phase == 0:
+                phase = 2 - val
+                continue
+            if phase == 2:
+                dist, phase = val + 1, 3
+                continue
+            if phase == 3:
+                copy, phase = val + 1, 0
+                continue
+            v, phase = val, 0
+        out[off + k] = v
+        win[head] = v
+        head = (head + 1) & mask
+        k += 1
+    st[0], st[1], st[2], st[3], st[4], st[5], st[6] = pos, acc, nbits, phase, copy, dist, head
+    return k
+
+
+try:
+    from ._delta_viper import hs_decode as _decode
+except (ImportError, SyntaxError, ValueError, NameError):  # no native emitter: see _kernels.py
+    _decode = decode
 
 
 class HeatshrinkDecoder:
@@ -17,58 +66,42 @@ class HeatshrinkDecoder:
                 window_sz2, lookahead_sz2))
         self._src = src
         self._in = bytearray(_IN)
-        self._pos = self._end = 0
-        self._acc = 0  # bits not used yet, the next one at bit _nbits - 1
-        self._nbits = 0
+        self._end = 0
+        self._st = array.array("i", (0, 0, 0, 0, 0, 0, 0, window_sz2 | lookahead_sz2 << 8))
         self._win = bytearray(1 << window_sz2)
-        self._mask = (1 << window_sz2) - 1
-        self._head = 0  # where the next output byte goes in _win
-        self._wbits = window_sz2
-        self._lbits = lookahead_sz2
-        self._copy = 0  # bytes of a back-reference still to copy
-        self._dist = 0
-        self.taken = 0  # compressed bytes consumed
+        self._read = 0  # compressed bytes read from the source
 
-    def _bits(self, n):
-        # The next n bits as an int, or -1 at the end of the compressed stream.
-        while self._nbits < n:
-            if self._pos == self._end:
-                self._end = self._src.readinto(self._in, _IN)
-                self._pos = 0
-                if self._end == 0:
-                    return -1
-            self._acc = (self._acc << 8 | self._in[self._pos]) & 0xFFFFFF
-            self._pos += 1
-            self._nbits += 8
-            self.taken += 1
-        self._nbits -= n
-        return (self._acc >> self._nbits) & ((1 << n) - 1)
+    def taken(self):
+        # Compressed bytes consumed (the rest of what was read ahead is not).
+        return self._read - self._end + self._st[0]
 
     def readinto(self, buf, n):
-        win, mask = self._win, self._mask
-        k = 0
-        while k < n:
-            if self._copy:
-                v = win[(self._head - self._dist) & mask]
-                self._copy -= 1
-            else:
-                tag = self._bits(1)
-                if tag < 0:
-                    break
-                if tag:
-                    v = self._bits(8)
-                    if v < 0:
-                        break
-                else:
-                    index = self._bits(self._wbits)
-                    count = self._bits(self._lbits) if index >= 0 else -1
-                    if count < 0:  # the encoder's zero padding at the very end
-                        break
-                    self._dist = index + 1
-                    self._copy = count
-                    v = win[(self._head - self._dist) & mask]
-            buf[k] = v
-            win[self._head] = v
-            self._head = (self._head + 1) & mask
-            k += 1
+        st = self._st
+        k = _decode(st, self._in, self._end, self._win, buf, 0, n)
+        while k < n:  # the kernel ran out of input
+            got = self._src.readinto(self._in, _IN)
+            if got == 0:
+                break  # the end (unused bits at the end are the encoder's zero padding)
+            self._read += got
+            self._end = got
+            st[0] = 0
+            k += _decode(st, self._in, got, self._win, buf, k, n - k)
         return k
+
+    def save(self, blob, off):
+        # The state at taken(), into blob[off:off + STATE_LEN + window]: what restore() takes.
+        st = self._st
+        for i in range(1, 8):
+            v = st[i]
+            for j in range(4):
+                blob[off + 4 * i - 4 + j] = (v >> (8 * j)) & 0xFF
+        _kernels.copy_bytes(blob, off + STATE_LEN, self._win, 0, len(self._win))
+
+    def restore(self, blob, off):
+        # The state save() wrote; the source now continues at the byte taken() said then.
+        st = self._st
+        for i in range(1, 8):
+            o = off + 4 * i - 4
+            st[i] = blob[o] | blob[o + 1] << 8 | blob[o + 2] << 16 | blob[o + 3] << 24
+        st[0] = self._end = 0
+        _kernels.copy_bytes(self._win, 0, blob, off + STATE_LEN, len(self._win))

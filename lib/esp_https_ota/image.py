@@ -249,5 +249,9 @@ class ImageValidator:
             if self._sha.digest() != bytes(self._buf):
                 self._fail("appended SHA-256 at offset %d does not match the image" % (self.image_len - _HASH_LEN))
 
+    def digest(self):
+        # The appended SHA-256 (once verdict() has passed: the image's own).
+        return bytes(self._buf)
+
     def _fail(self, msg):
         raise OTAError(ESP_ERR_OTA_VALIDATE_FAILED, msg)

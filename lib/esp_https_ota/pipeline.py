@@ -61,25 +61,43 @@ def window(data):
     return 0
 
 
+def _peek(src, one, b):
+    # Up to 2 bytes of src into b; how many.
+    k = 0
+    while k < 2 and src.readinto(one, 1):
+        b[k] = one[0]
+        k += 1
+    return k
+
+
 def _detect(h, cfg):
     # Peek the body's first 2 bytes: a zlib or gzip header instead of the image magic 0xE9 puts
     # the inflate stage (inflate.py, loaded only then) in the chain, its window allocated now,
-    # before anything is erased; else the 2 bytes go to the writer as they are.
+    # before anything is erased; then esp_delta_ota's magic (or delta_patch) puts the delta stage
+    # (delta.py) after it. Else the 2 bytes go to the writer as they are.
     c, one, b = h.client, bytearray(1), [0, 0]
-    k = 0
-    while k < 2 and h.source.readinto(one, 1):
-        b[k] = one[0]
-        k += 1
+    k = _peek(h.source, one, b)
     if c.encoding < 0:
         raise OTAError(ESP_ERR_NOT_SUPPORTED, "the server sent a Content-Encoding other than gzip or deflate")
     size = window(b) if k == 2 else 0
-    if not size:
-        if c.encoding:
-            raise OTAError(ESP_ERR_OTA_VALIDATE_FAILED, "the body has a Content-Encoding but no zlib or gzip header")
-        for i in range(k):
-            one[0] = b[i]
-            h.writer.write(one, 0, 1)
+    if size:
+        _inflate(h, cfg, b, size)
+        k = _peek(h.source, one, b)
+    elif c.encoding:
+        raise OTAError(ESP_ERR_OTA_VALIDATE_FAILED, "the body has a Content-Encoding but no zlib or gzip header")
+    if k == 2 and (cfg.delta_patch or b[0] == 0x10 and b[1] == 0xDE):
+        from .delta import DeltaStage, base_partition
+
+        h.source = DeltaStage(h.source, b[0], b[1], base_partition(cfg.delta_base, h.partition), b[0] != 0x10)
+        h.writer.expect(h.source.size)
+        _no_resume(h)
         return
+    for i in range(k):
+        one[0] = b[i]
+        h.writer.write(one, 0, 1)
+
+
+def _inflate(h, cfg, b, size):
     if size > cfg.max_window:
         raise OTAError(ESP_ERR_NOT_SUPPORTED, "the compressed image needs a %d-byte window, more than max_inflate_window"
                        " %d: recompress it with a smaller one (tools/compress_image.py --wbits)" % (size, cfg.max_window))
@@ -87,6 +105,10 @@ def _detect(h, cfg):
 
     h.source = InflateStage(h.source, b[0], b[1], size)
     h.writer.expect(-1)  # the body's size is the compressed one: the image's is not known
+    _no_resume(h)
+
+
+def _no_resume(h):
     if h.progress is not None:  # no resume of a compressed body (see progress.py): from 0 each time
         h.progress.close(False)
         h.progress = None

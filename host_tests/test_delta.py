@@ -7,6 +7,7 @@ and the MicroPython unix port."""
 import gzip
 import hashlib
 import io
+import random
 import sys
 import tempfile
 import zlib
@@ -17,7 +18,9 @@ import pytest
 
 from conftest import IMAGES, OTA_1, ROOT, boots, run_scenario
 import flashsim_path  # noqa: F401  (puts shims/ on sys.path)
+import flashsim
 import imagetools
+import nvsflash
 from https_server import OTAServer
 
 sys.path.insert(0, str(ROOT / "tools"))
@@ -223,3 +226,76 @@ def test_explicit_resume_of_a_delta_patch_is_refused(interp, flash, server, pki)
               "ota_image_bytes_written=65536")
     assert res["ok"] is False and res["code"] == ESP_ERR_NOT_SUPPORTED, res.result
     assert "delta" in res["msg"]
+
+
+# Resume (ota_resumption alone): the package's progress in NVS carries the delta stage's state.
+
+def resume_run(interp, flash_path, url, ca, *opts, cut=None, mode="oneshot"):
+    env = {"ESP32_FLASH": str(flash_path)}
+    if cut is not None:
+        env.update(ESP32_FLASH_CUT=str(cut[0]), ESP32_FLASH_CUT_SEED=str(cut[1]))
+    return run_scenario(interp, "auto_resume.py", mode, url, ca, *opts, env=env, check=cut is None)
+
+
+def saved(flash_path):
+    """The package's NVS namespace on the board: {key: value} (blobs as bytes)."""
+    with flashsim.Flash(str(flash_path)) as fl:
+        values, _ = nvsflash.load(fl, flashsim.read_partition_table(fl))
+    return {k: bytes.fromhex(v[1]) if v[0] == "blob" else v[1] for k, v in values.get("esp_https_ota", {}).items()}
+
+
+def cut_then_resume(interp, flash, server, pki, name, opts, k, seed):
+    cut = resume_run(interp, flash, server.url(name), pki["ca"], *opts, cut=(k, seed))
+    assert cut.returncode != 0 and "POWERCUT op=%d " % k in cut.stderr, cut.output()
+    nvs = saved(flash)
+    server.reset_counters()
+    res = resume_run(interp, flash, server.url(name), pki["ca"], *opts)
+    assert res["ok"] is True, res.result
+    return nvs, res
+
+
+@pytest.mark.parametrize("seed", (11, 23, 37))
+@pytest.mark.parametrize("name, opts", [("heatshrink.patch", ()), ("none.patch", ()),
+                                        ("bare-heatshrink.patch", ("delta_patch=true",))])
+@pytest.mark.case("delta OTA with ota_resumption cut by a power loss at a seeded flash operation, then a retry",
+                  "the retry asks Range: bytes=<patch byte in the saved state>- with If-Range and goes on from the"
+                  " saved image byte; byte-identical image, boots")
+def test_power_cut_then_the_delta_resumes_from_its_saved_state(interp, flash, server, pki, tmp_path, name, opts, seed):
+    k = random.Random(seed).randrange(60, 280)  # 60 flash operations: past the first 64 KiB commit
+    nvs, res = cut_then_resume(interp, flash, server, pki, name, opts, k, seed)
+    state = nvs["delta"]
+    done, body = int.from_bytes(state[4:8], "little"), int.from_bytes(state[8:12], "little")
+    assert state[:4] == b"EHD1" and done >= nvs["done"] >= 65536 and 0 < body < len(PATCHES[name])
+    req = server.requests[0]["headers"]
+    assert req.get("range") == "bytes=%d-" % body and req.get("if-range")
+    assert res["writes"][0] == done + 4096  # WRITE_FLASH counts on from the resumed image bytes
+    assert res["nvs"] == {}  # cleared when the OTA completed
+    assert flash.read_bytes()[OTA_1:OTA_1 + len(NEW_APP)] == NEW_APP
+    assert boots(flash, tmp_path) == "ota_1"
+
+
+@pytest.mark.case("delta OTA with ota_resumption: four power cuts in a row, each later, then a run to the end",
+                  "the saved image byte never goes back; byte-identical image, boots")
+def test_many_cuts_of_a_delta_ota(interp, flash, server, pki, tmp_path):
+    seen = []
+    for k in (40, 45, 50, 55):  # flash operations of each boot: each run gets a little further
+        cut = resume_run(interp, flash, server.url("heatshrink.patch"), pki["ca"], cut=(k, k))
+        assert cut.returncode != 0, cut.output()
+        seen.append(saved(flash).get("done", 0))
+    assert seen == sorted(seen) and seen[-1] > 65536, seen
+    res = resume_run(interp, flash, server.url("heatshrink.patch"), pki["ca"])
+    assert res["ok"] is True, res.result
+    assert flash.read_bytes()[OTA_1:OTA_1 + len(NEW_APP)] == NEW_APP and boots(flash, tmp_path) == "ota_1"
+
+
+@pytest.mark.case("delta OTA with ota_resumption: the link drops, then esp_https_ota() again in the same process",
+                  "first ESP_ERR_HTTP_*; the second continues from the saved patch byte; boots")
+def test_dropped_link_then_the_delta_resumes(interp, flash, server, pki, tmp_path):
+    url = server.url("none.patch", cut_first=len(PATCHES["none.patch"]) * 3 // 4, tag=interp)
+    res = run_scenario(interp, "auto_resume.py", "twice", url, pki["ca"], env={"ESP32_FLASH": str(flash)})
+    assert res["ok"] is True, res.result
+    assert res["first"][0] >> 12 == 0x7
+    ranges = [r["headers"].get("range") for r in server.requests if r["path"].startswith("/none.patch")]
+    assert ranges[0] is None and ranges[1].startswith("bytes=") and ranges[1] != "bytes=0-", ranges
+    assert res["nvs"] == {} and flash.read_bytes()[OTA_1:OTA_1 + len(NEW_APP)] == NEW_APP
+    assert boots(flash, tmp_path) == "ota_1"

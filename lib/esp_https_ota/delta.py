@@ -9,18 +9,25 @@
 # a data-format size (0), then runs until the image is whole: a diff size and that many bytes, each
 # added to the base byte at `from`; an extra size and that many new bytes; a signed step of `from`.
 # A size: 6 bits in the first byte (0x80: more follow, 0x40: negative), then 7 bits per byte.
+import struct
 from micropython import const
 
 from . import _kernels
-from .errors import OTAError, ESP_ERR_INVALID_ARG, ESP_ERR_NOT_SUPPORTED, ESP_ERR_OTA_PARTITION_CONFLICT, \
-    ESP_ERR_OTA_VALIDATE_FAILED
+from .errors import OTAError, ESP_ERR_NOT_SUPPORTED, ESP_ERR_OTA_VALIDATE_FAILED
 
 MAGIC = const(b"\x10\xde\xcd\xfc")  # esp_delta_ota's header: 0xfccdde10, little-endian
 HEADER_LEN = const(64)
 _PATCH = const(1024)  # decompressed patch bytes read ahead
 _BASE = const(1024)  # base bytes cached: bsdiff reads the base mostly forward
-_MAX_WINDOW = const(12)  # heatshrink window_sz2: the window is allocated (and saved to resume)
+_MAX_WINDOW = const(10)  # heatshrink window_sz2: the window is allocated, and saved to resume
 _HEATSHRINK = const(4)
+# save()'s state (progress.py reads its first 16 bytes): magic, image bytes output, patch bytes
+# taken, image size, base address, from, bytes left in the run, phase, compression, heatshrink
+# header byte, has a digest; the digest at 32; the heatshrink decoder's state at 64.
+STATE_MAGIC = const(b"EHD1")
+_STATE_FMT = const("<4sIIIIiIBBBB")
+_DIGEST_AT = const(32)
+_STATE = const(64)
 # Phases: the run being output (_START: none yet, or an adjustment was just applied).
 _START = const(0)
 _DIFF = const(1)
@@ -39,14 +46,20 @@ def _fail(msg, code=ESP_ERR_OTA_VALIDATE_FAILED):
     raise OTAError(code, "delta patch " + msg)
 
 
+def hex_of(b):
+    return "".join(["%02x" % x for x in b])
+
+
 class DeltaStage:
     # `size`: the new image's; `digest`: the base's SHA-256 the header names (None: bare patch).
 
-    def __init__(self, src, b0, b1, base, bare):
+    def __init__(self, src, base, b0=0, b1=0, bare=False, state=None):
+        # A new patch whose first 2 bytes were peeked (b0, b1), or one resumed from save()'s state.
         self._src = src
         self._base = base
         self._bs = base.ioctl(5, 0)  # BLOCK_SIZE: readblocks() counts in these
-        self._limit = base.info()[3]
+        info = base.info()
+        self._addr, self._limit = info[2], info[3]
         self._p = bytearray(_PATCH)
         self._b = bytearray(_BASE)
         self._ppos = self._pend = 0
@@ -56,37 +69,49 @@ class DeltaStage:
         self._peek = [b0, b1]
         self.body = 0  # patch bytes taken from the source by the header, then by the stream
         self.digest = None
+        self._in = src
+        self.compression = 0
+        self.window = 0  # the heatshrink header byte
+        if state is not None:
+            self._restore(state)
+        else:
+            self._header(bare)
+
+    def _header(self, bare):
         if not bare:
             hdr = bytearray(HEADER_LEN)
             for i in range(HEADER_LEN):
                 hdr[i] = self._raw()
             if hdr[:4] != MAGIC:
-                _fail("header magic is %s, not esp_delta_ota's 10decdfc" % _hex(hdr[:4]))
+                _fail("header magic is %s, not esp_delta_ota's 10decdfc" % hex_of(hdr[:4]))
             self.digest = bytes(hdr[4:36])
-            check_base(base, self.digest, self._b)
+            from .delta_base import check_base
+
+            check_base(self._base, self.digest, self._b)
         b = self._raw()
-        kind, self.compression = b >> 4 & 7, b & 15
-        if kind or b & 0x80 or self.compression not in (0, _HEATSHRINK):
+        kind, compression = b >> 4 & 7, b & 15
+        self.compression = compression
+        if kind or compression not in (0, _HEATSHRINK):
             _fail("byte %d (0x%02x) is a detools %s patch compressed with %s: only sequential patches"
                   " compressed with none or heatshrink are supported (tools/make_patch.py)" % (
                       self.body - 1, b, _name("sequential in-place hdiffpatch", kind),
-                      _name("none lzma crle bz2 heatshrink zstd lz4", self.compression)), ESP_ERR_NOT_SUPPORTED)
+                      _name("none lzma crle bz2 heatshrink zstd lz4", compression)), ESP_ERR_NOT_SUPPORTED)
         self.size = self._varint(True)
-        self._in = src
-        self.window = 0
-        if self.compression == _HEATSHRINK:
-            b = self._raw()
-            w, look = (b >> 4) + 4, (b & 15) + 3
-            if w > _MAX_WINDOW:
-                _fail("needs a heatshrink window of 2^%d bytes, more than 2^%d: make it with"
-                      " --heatshrink-window-sz2 8 (as esp_delta_ota)" % (w, _MAX_WINDOW), ESP_ERR_NOT_SUPPORTED)
-            from .heatshrink import HeatshrinkDecoder
-
-            self._in = HeatshrinkDecoder(src, w, look)
-            self.window = b
+        if compression == _HEATSHRINK:
+            self._heatshrink(self._raw())
         self._head = self.body  # the stream starts here
         if self._varint(False):
             _fail("uses a detools data format (--data-format): not supported", ESP_ERR_NOT_SUPPORTED)
+
+    def _heatshrink(self, b):
+        w = (b >> 4) + 4
+        if w > _MAX_WINDOW:
+            _fail("needs a heatshrink window of 2^%d bytes, more than 2^%d: make it with"
+                  " --heatshrink-window-sz2 8 (as esp_delta_ota)" % (w, _MAX_WINDOW), ESP_ERR_NOT_SUPPORTED)
+        from .heatshrink import HeatshrinkDecoder
+
+        self._in = HeatshrinkDecoder(self._src, w, (b & 15) + 3)
+        self.window = b
 
     def _raw(self):
         # The next byte of the patch's own header (the 2 peeked bytes first).
@@ -103,7 +128,7 @@ class DeltaStage:
 
     def _byte(self):
         # The next byte of the (decompressed) patch stream.
-        if self._ppos == self._pend and not self._fill():
+        if self._ppos == self._pend and not self._fill(1):
             self._truncated()
         v = self._p[self._ppos]
         self._ppos += 1
@@ -122,8 +147,10 @@ class DeltaStage:
             shift += 7
         return -v if neg else v
 
-    def _fill(self):
-        got = self._in.readinto(self._p, _PATCH)
+    def _fill(self, want):
+        # Read exactly what the current run (or size byte) still needs, at most _PATCH: so that
+        # nothing read ahead is left over when readinto() returns, and save() needs no copy of it.
+        got = self._in.readinto(self._p, want if want < _PATCH else _PATCH)
         self._ppos = 0
         self._pend = got
         if self._in is self._src:
@@ -138,11 +165,11 @@ class DeltaStage:
                 if not self._step():
                     break
                 continue
-            if self._ppos == self._pend and not self._fill():
-                self._truncated()
             m = n - k
             if m > left:
                 m = left
+            if self._ppos == self._pend and not self._fill(m):
+                self._truncated()
             if m > self._pend - self._ppos:
                 m = self._pend - self._ppos
             if self._phase == _DIFF:
@@ -174,7 +201,7 @@ class DeltaStage:
                 self._from += self._varint(False)
             if self._to >= self.size:
                 self._phase = _DONE
-                if self._ppos < self._pend or self._fill():
+                if self._ppos < self._pend or self._fill(1):
                     self._corrupt("more bytes after the patch's end")
                 return False
             self._phase = _DIFF
@@ -199,55 +226,43 @@ class DeltaStage:
             return self.body
         return self._head + self._in.taken()
 
+    def state_size(self):
+        if self.compression != _HEATSHRINK:
+            return _STATE
+        from .heatshrink import STATE_LEN
+
+        return _STATE + STATE_LEN + (1 << ((self.window >> 4) + 4))
+
+    def save(self, blob):
+        # The state after the bytes output so far, all flushed by the writer (see progress.py), into
+        # blob[0:state_size()]; nothing of the patch is read ahead (see _fill). Allocates nothing.
+        struct.pack_into(_STATE_FMT, blob, 0, STATE_MAGIC, self._to, self.taken(), self.size, self._addr, self._from,
+                         self._left, self._phase, self.compression, self.window, 0 if self.digest is None else 1)
+        if self.digest is not None:
+            _kernels.copy_bytes(blob, _DIGEST_AT, self.digest, 0, len(self.digest))
+        if self.compression == _HEATSHRINK:
+            self._in.save(blob, _STATE)
+
+    def _restore(self, state):
+        (magic, self._to, body, self.size, addr, self._from, self._left, self._phase, self.compression, self.window,
+         headed) = struct.unpack_from(_STATE_FMT, state, 0)
+        if magic != STATE_MAGIC or addr != self._addr:
+            _fail("resume state is garbled or for another base partition than %s" % self._base.info()[4])
+        if headed:
+            self.digest = bytes(state[_DIGEST_AT:_STATE])
+            from .delta_base import check_base
+
+            check_base(self._base, self.digest, self._b)
+        self.body = self._head = body
+        if self.compression == _HEATSHRINK:
+            self._heatshrink(self.window)
+            self._in.restore(state, _STATE)
+
     def _truncated(self):
         _fail("truncated: it ends at patch byte %d, at new-image byte %d of %d" % (self.taken(), self._to, self.size))
 
     def _corrupt(self, what):
         _fail("corrupt: %s (patch byte %d, new-image byte %d)" % (what, self.taken(), self._to))
-
-
-def base_partition(given, update):
-    # delta_base as an esp32.Partition (a label names one; None: the running app), checked.
-    import esp32
-
-    if given is None:
-        return esp32.Partition(esp32.Partition.RUNNING)
-    if isinstance(given, str):
-        try:
-            given = esp32.Partition(given)
-        except OSError:
-            given = None
-    if not hasattr(given, "readblocks") or given.info()[0] != esp32.Partition.TYPE_APP:
-        raise OTAError(ESP_ERR_INVALID_ARG, "config field delta_base must be an app partition or its label")
-    if given.info()[2] == update.info()[2]:
-        raise OTAError(ESP_ERR_OTA_PARTITION_CONFLICT, "config field delta_base is the partition being written")
-    return given
-
-
-def check_base(base, digest, buf):
-    # The base partition must hold an intact app image whose appended SHA-256 is `digest`.
-    from .image import ImageValidator
-
-    label, limit, bs = base.info()[4], base.info()[3], base.ioctl(5, 0)
-    v = ImageValidator(limit)
-    off = 0
-    while off + len(buf) <= limit and (v.image_len < 0 or off < v.image_len):
-        base.readblocks(off // bs, buf, off % bs)
-        v.feed(buf, 0, len(buf))
-        v.hash_block(buf, off, len(buf))
-        off += len(buf)
-    try:
-        v.verdict()
-    except OTAError as e:
-        _fail("base %s does not hold an intact app image: %s" % (label, e.msg))
-    if not v.hash_appended:
-        _fail("base %s has no appended SHA-256 to check the patch's against" % label)
-    if v.digest() != digest:
-        _fail("is for another base: made for SHA-256 %s, the base %s has %s" % (_hex(digest), label, _hex(v.digest())))
-
-
-def _hex(b):
-    return "".join(["%02x" % x for x in b])
 
 
 def _name(names, i):

@@ -36,7 +36,9 @@ def build(h, cfg):
             raise OTAError(ESP_ERR_NOT_SUPPORTED, "ota_resumption of a compressed image (Content-Encoding):"
                            " start it again from byte 0")
     h.size = size - cfg.enc_header if size >= 0 else -1
-    h.writer.expect(h.size)  # before a resume, which feeds the validator the bytes in flash
+    state = h.progress.delta if h.resumed and h.progress is not None else None  # a delta patch's, resumed
+    if state is None:  # (a resumed delta: progress.open() gave the writer the image's size)
+        h.writer.expect(h.size)  # before a resume, which feeds the validator the bytes in flash
     if not cfg.auto_resume and cfg.resume_from:  # (progress.open() has resumed already)
         h.writer.resume(cfg.resume_from)
         h.resumed = cfg.resume_from
@@ -44,7 +46,9 @@ def build(h, cfg):
         from .decrypt import DecryptStage
 
         h.source = DecryptStage(h.source, cfg.decrypt_cb, cfg.decrypt_ctx)
-    if not h.resumed:
+    if state is not None:
+        _delta(h, cfg, state=state)
+    elif not h.resumed:
         _detect(h, cfg)
     if not h.resumed and cfg.bulk_erase:
         h.writer.erase_all()  # blocks for seconds on a chip: every sector of the partition
@@ -85,16 +89,32 @@ def _detect(h, cfg):
         k = _peek(h.source, one, b)
     elif c.encoding:
         raise OTAError(ESP_ERR_OTA_VALIDATE_FAILED, "the body has a Content-Encoding but no zlib or gzip header")
-    if k == 2 and (cfg.delta_patch or b[0] == 0x10 and b[1] == 0xDE):
-        from .delta import DeltaStage, base_partition
-
-        h.source = DeltaStage(h.source, b[0], b[1], base_partition(cfg.delta_base, h.partition), b[0] != 0x10)
-        h.writer.expect(h.source.size)
-        _no_resume(h)
+    headed = k == 2 and b[0] == 0x10 and b[1] == 0xDE  # esp_delta_ota's magic, 0xfccdde10 LE
+    if headed or k == 2 and cfg.delta_patch:
+        _delta(h, cfg, b[0], b[1], not headed)
         return
     for i in range(k):
         one[0] = b[i]
         h.writer.write(one, 0, 1)
+
+
+def _delta(h, cfg, b0=0, b1=0, bare=False, state=None):
+    # The delta stage (delta.py, loaded only now) on the base partition, new or resumed from
+    # `state`; its state goes with the saved progress, when there is any (no inflate before it).
+    from .delta import DeltaStage
+    from .delta_base import base_partition
+
+    base = base_partition(cfg.delta_base, h.partition)
+    try:
+        h.source = DeltaStage(h.source, base, b0, b1, bare, state)
+    except OTAError:
+        if state is not None:  # a state that cannot be resumed must not stop every later begin()
+            h.progress.clear()
+        raise
+    if state is None:
+        h.writer.expect(h.source.size)
+    if h.progress is not None:
+        h.progress.track(h.source)
 
 
 def _inflate(h, cfg, b, size):

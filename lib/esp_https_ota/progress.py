@@ -7,6 +7,9 @@
 # strong ETag or else Last-Modified, and the final URL after redirects, joined by "\n"), and "done", an
 # i32: image bytes in flash, a whole write buffer, committed at most once per 64 KiB written. "done"
 # is erased before "meta" changes, so a cut in between leaves nothing to resume, never a mismatch.
+# A delta patch (delta.py) also keeps "delta", its stage's state at that count (DeltaStage.save:
+# where in the patch to go on, and the decoder's state), set just before "done", and "dsize", its
+# length; the resume then continues from the patch byte the state names.
 import struct
 from micropython import const
 
@@ -38,6 +41,9 @@ class Progress:
         self.validator = None
         self.size = -1
         self.resumed = 0  # what open() resumed
+        self._body = 0  # the body byte a resume starts at: self.start, or the delta state's
+        self.delta = None  # a delta stage's saved state, to resume (until open() says otherwise)
+        self._stage = None  # the delta stage whose state is saved with each "done"
         self._load()
 
     def _load(self):
@@ -51,8 +57,30 @@ class Progress:
         if rec is None:  # not ours or garbled
             return
         size, addr, url, validator = rec
-        if url == self._url and addr == self._addr and validator and 0 < done < size and not done % _SECTOR:
-            self.start, self.validator, self.size = done, validator, size
+        if url != self._url or addr != self._addr or not validator or done <= 0 or done % _SECTOR:
+            return
+        self._body = done
+        state = self._delta_state()
+        if state is not None:  # saved just before "done": its count is the same or (a cut between) later
+            d, self._body, image_size = struct.unpack_from("<III", state, 4)
+            if d < done or d % _SECTOR or d >= image_size:
+                return
+            self.delta, done = state, d
+        elif done >= size:
+            return
+        self.start, self.validator, self.size = done, validator, size
+
+    def _delta_state(self):
+        try:
+            n = self._nvs.get_i32("dsize")
+            if not 16 <= n <= _META_MAX * 2:
+                return None
+            state = bytearray(n)
+            if self._nvs.get_blob("delta", state) == n and state[:4] == b"EHD1":
+                return state
+        except OSError:
+            pass
+        return None
 
     def open(self, client, writer, cfg):
         # A generator (see ranges.py) of the first request: from self.start when the server still
@@ -65,20 +93,23 @@ class Progress:
             client.set_header("If-Range", self.validator)
             src = None
             try:
-                src, total = yield from open_source(client, n + skip, cfg.range_size, True)
+                src, total = yield from open_source(client, self._body + skip, cfg.range_size, True)
             except OTAError as e:
                 if e.code != ESP_ERR_HTTP_RANGE_NOT_SATISFIABLE:  # 416: the image shrank
                     raise
             if src is not None:
                 post(ESP_HTTPS_OTA_CONNECTED)
                 if not src.start:  # 200: changed (or Range ignored), and it comes whole from byte 0
+                    self.delta = None
                     self._record(client, total, 0)
                     return src, total
-                if total == self.size and _validator(client) == self.validator and self._resume(writer, total - skip, n):
+                image = total - skip if self.delta is None else struct.unpack_from("<I", self.delta, 12)[0]
+                if total == self.size and _validator(client) == self.validator and self._resume(writer, image, n):
                     self._record(client, total, n)
                     return src, total
             client.close()
             client.delete_header("If-Range")
+        self.delta = None
         src, total = yield from open_source(client, 0, cfg.range_size, True)
         if not n:
             post(ESP_HTTPS_OTA_CONNECTED)
@@ -116,14 +147,26 @@ class Progress:
         client.set_header("If-Range", v)  # later Range requests: fail if the image changes meanwhile
         client.ready()  # built now: the requests perform() sends allocate nothing
 
+    def track(self, stage):
+        # Save `stage`'s state (a DeltaStage) with each "done": into the resumed state's buffer,
+        # or one made now, in begin().
+        self._stage = stage
+        n = stage.state_size()
+        if self.delta is None or len(self.delta) != n:
+            self.delta = bytearray(n)
+
     def _on_event(self, arg, base, event_id, data):
         if event_id == ESP_HTTPS_OTA_WRITE_FLASH and 0 <= self._next <= data:
+            if self._stage is not None:
+                self._stage.save(self.delta)
+                self._nvs.set_i32("dsize", len(self.delta))
+                self._nvs.set_blob("delta", self.delta)
             self._nvs.set_i32("done", data)
             self._nvs.commit()  # durable only now, as on the chip
             self._next = data - data % _STEP + _STEP
 
     def clear(self):
-        for key in ("done", "meta"):  # "done" first: never a count without its meta
+        for key in ("done", "delta", "dsize", "meta"):  # "done" first: never a count without its meta
             try:
                 self._nvs.erase_key(key)
             except OSError:

@@ -26,17 +26,20 @@ def samples():
     }
 
 
+@pytest.mark.parametrize("kernel", ["viper", "plain"])
 @pytest.mark.parametrize("window, lookahead", PAIRS, ids=lambda v: str(v))
-@pytest.mark.case("heatshrink streams (window/lookahead 8/7, 8/4, 10/5, 4/3, 12/8) of empty, 1-byte, random, zeros, text and image data",
+@pytest.mark.case("heatshrink streams (window/lookahead 8/7, 8/4, 10/5, 4/3, 12/8) of empty, 1-byte, random, zeros,"
+                  " text and image data, through the viper kernel and its plain fallback",
                   "decoded byte for byte as heatshrink2 encoded them, input and output in odd pieces")
-def test_decoder_matches_heatshrink2(interp, tmp_path, window, lookahead):
+def test_decoder_matches_heatshrink2(interp, tmp_path, window, lookahead, kernel):
     data = samples()
     paths = []
     for name, raw in data.items():
         p = tmp_path / (name + ".hs")
         p.write_bytes(heatshrink2.compress(raw, window_sz2=window, lookahead_sz2=lookahead))
         paths.append(p)
-    res = run_scenario(interp, "heatshrink_check.py", window, lookahead, *paths, heap="4m")
+    env = {"HEATSHRINK_PLAIN": "1"} if kernel == "plain" else {}
+    res = run_scenario(interp, "heatshrink_check.py", window, lookahead, *paths, heap="4m", env=env)
     assert res.result == [[len(raw), hashlib.sha256(raw).hexdigest()] for raw in data.values()]
 
 

@@ -13,7 +13,7 @@ BOARD_FILES = sorted((LIB / "esp_https_ota").glob("*.py"))
 # asyncio is frozen into the firmware: the stubs' uasyncio.pyi is `from asyncio import *`.
 BOARD_MODULES = {"micropython", "socket", "tls", "ssl", "hashlib", "binascii", "struct", "esp32",
                  "machine", "time", "select", "errno", "cryptolib", "deflate", "json", "os", "sys", "io",
-                 "gc", "esp", "network", "ntptime", "asyncio"}
+                 "gc", "esp", "network", "ntptime", "asyncio", "array"}
 
 
 @pytest.mark.parametrize("arch", ["xtensawin", "rv32imc"])

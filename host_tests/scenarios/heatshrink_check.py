@@ -1,11 +1,14 @@
 # Decode heatshrink files with esp_https_ota.heatshrink, reading in pieces of varying sizes.
-# usage: heatshrink_check.py WINDOW_SZ2 LOOKAHEAD_SZ2 FILE...
+# usage: [HEATSHRINK_PLAIN=1] heatshrink_check.py WINDOW_SZ2 LOOKAHEAD_SZ2 FILE...
 # Prints `RESULT {json}`: per file, [length, sha256 hex] of the decoded bytes, or the error.
 import hashlib
 import json
+import os
 import sys
 from binascii import hexlify
 
+if os.getenv("HEATSHRINK_PLAIN"):  # the plain fallback (_delta_plain.py), as without viper
+    sys.modules["esp_https_ota._delta_viper"] = object()
 from esp_https_ota.errors import OTAError
 from esp_https_ota.heatshrink import HeatshrinkDecoder
 

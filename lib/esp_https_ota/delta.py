@@ -37,9 +37,7 @@ _DONE = const(3)  # the image is whole and the patch's end was checked
 try:
     from ._delta_viper import add_bytes as _add
 except (ImportError, SyntaxError, ValueError, NameError):  # no native emitter: see _kernels.py
-    def _add(dst, doff, a, aoff, b, boff, n):
-        for i in range(n):
-            dst[doff + i] = (a[aoff + i] + b[boff + i]) & 0xFF
+    from ._delta_plain import add_bytes as _add
 
 
 def _fail(msg, code=ESP_ERR_OTA_VALIDATE_FAILED):
@@ -115,10 +113,8 @@ class DeltaStage:
 
     def _raw(self):
         # The next byte of the patch's own header (the 2 peeked bytes first).
-        if self.body < 2 and self._peek is not None:
+        if self.body < 2:
             v = self._peek[self.body]
-            if self.body == 1:
-                self._peek = None
         elif self._src.readinto(self._p, 1):
             v = self._p[0]
         else:

@@ -3,7 +3,7 @@
 # compressed source before it. Bits are read MSB first: a 1 is followed by a literal byte, a 0
 # by a back-reference, the offset less 1 in window_sz2 bits and the count less 1 in
 # lookahead_sz2 bits, into the last 2^window_sz2 bytes output (zeros at first). The loop is
-# a viper kernel (_delta_viper.py) with decode() below as its fallback. Loaded only for delta
+# a viper kernel (_delta_viper.py), with _delta_plain.py as its fallback. Loaded only for delta
 # patches.
 import array
 from micropython import const
@@ -14,49 +14,10 @@ from .errors import OTAError, ESP_ERR_OTA_VALIDATE_FAILED
 _IN = const(256)  # compressed bytes read ahead from the source
 STATE_LEN = const(28)  # bytes of save() before the window: 7 u32 of the kernel's state
 
-
-def decode(st, src, end, win, out, off, n):
-    # The plain hs_decode (_delta_viper.py), same contract.
-    pos, acc, nbits, phase, copy, dist, head, sizes = st
-    wbits, lbits = sizes & 0xFF, sizes >> 8
-    mask = (1 << wbits) - 1
-    k = 0
-    while k < n:
-        if copy > 0:
-            v = win[(head - dist) & mask]
-            copy -= 1
-        else:
-            need = 1 if phase == 0 else 8 if phase == 1 else wbits if phase == 2 else lbits
-            while nbits < need and pos < end:
-                acc = ((acc << 8) | src[pos]) & 0xFFFFFF
-                pos += 1
-                nbits += 8
-            if nbits < need:
-                break
-            nbits -= need
-            val = (acc >> nbits) & ((1 << need) - 1)
-            if phase == 0:
-                phase = 2 - val
-                continue
-            if phase == 2:
-                dist, phase = val + 1, 3
-                continue
-            if phase == 3:
-                copy, phase = val + 1, 0
-                continue
-            v, phase = val, 0
-        out[off + k] = v
-        win[head] = v
-        head = (head + 1) & mask
-        k += 1
-    st[0], st[1], st[2], st[3], st[4], st[5], st[6] = pos, acc, nbits, phase, copy, dist, head
-    return k
-
-
 try:
     from ._delta_viper import hs_decode as _decode
 except (ImportError, SyntaxError, ValueError, NameError):  # no native emitter: see _kernels.py
-    _decode = decode
+    from ._delta_plain import hs_decode as _decode
 
 
 class HeatshrinkDecoder:

@@ -5,7 +5,7 @@
 # the package's own resume keeps no progress for it (from byte 0 each time), and ESP-IDF's form
 # (ota_image_bytes_written) is refused for a Content-Encoding body; a zlib/gzip *file* resumed that
 # way cannot be told from a plain one at its offset and fails the image checks (boot untouched).
-from .errors import OTAError, err_to_name, ESP_OK, ESP_ERR_NOT_SUPPORTED, ESP_ERR_OTA_VALIDATE_FAILED
+from .errors import OTAError, err_to_name, forget, ESP_OK, ESP_ERR_NOT_SUPPORTED, ESP_ERR_OTA_VALIDATE_FAILED
 from .events import post, ESP_HTTPS_OTA_CONNECTED
 from .ranges import open_source
 
@@ -111,6 +111,8 @@ def _delta(h, cfg, b0=0, b1=0, bare=False, state=None):
         if state is not None:  # a state that cannot be resumed must not stop every later begin()
             h.progress.clear()
         raise
+    finally:
+        forget("delta_base")  # its checks run once, in begin()
     if state is None:
         h.writer.expect(h.source.size)
     if h.progress is not None:

@@ -151,7 +151,7 @@ class Progress:
         # Save `stage`'s state (a DeltaStage) with each "done": into the resumed state's buffer,
         # or one made now, in begin().
         self._stage = stage
-        n = stage.state_size()
+        self._dsize = n = stage.state_size()
         if self.delta is None or len(self.delta) != n:
             self.delta = bytearray(n)
 
@@ -159,7 +159,7 @@ class Progress:
         if event_id == ESP_HTTPS_OTA_WRITE_FLASH and 0 <= self._next <= data:
             if self._stage is not None:
                 self._stage.save(self.delta)
-                self._nvs.set_i32("dsize", len(self.delta))
+                self._nvs.set_i32("dsize", self._dsize)
                 self._nvs.set_blob("delta", self.delta)
             self._nvs.set_i32("done", data)
             self._nvs.commit()  # durable only now, as on the chip

@@ -299,3 +299,49 @@ def test_dropped_link_then_the_delta_resumes(interp, flash, server, pki, tmp_pat
     assert ranges[0] is None and ranges[1].startswith("bytes=") and ranges[1] != "bytes=0-", ranges
     assert res["nvs"] == {} and flash.read_bytes()[OTA_1:OTA_1 + len(NEW_APP)] == NEW_APP
     assert boots(flash, tmp_path) == "ota_1"
+
+
+def store(flash_path, ns):
+    """Replace the package's NVS namespace on the board (forged progress)."""
+    with flashsim.Flash(str(flash_path)) as fl:
+        table = flashsim.read_partition_table(fl)
+        values, seq = nvsflash.load(fl, table)
+        values["esp_https_ota"] = ns
+        nvsflash.store(fl, table, values, seq + 1)
+
+
+def forged_state(flash_path, offset, value):
+    """The NVS namespace after a power cut, the delta state's bytes at `offset` replaced."""
+    with flashsim.Flash(str(flash_path)) as fl:
+        values, _ = nvsflash.load(fl, flashsim.read_partition_table(fl))
+    ns = values["esp_https_ota"]
+    state = bytearray.fromhex(ns["delta"][1])
+    state[offset:offset + len(value)] = value
+    ns["delta"] = ["blob", state.hex()]
+    return ns
+
+
+@pytest.mark.case("saved delta state garbled (magic) after a power cut", "not trusted: starts over at byte 0; boots")
+def test_garbled_delta_state_starts_over(interp, flash, server, pki, tmp_path):
+    cut = resume_run(interp, flash, server.url("heatshrink.patch"), pki["ca"], cut=(120, 3))
+    assert cut.returncode != 0, cut.output()
+    store(flash, forged_state(flash, 0, b"XXXX"))
+    server.reset_counters()
+    res = resume_run(interp, flash, server.url("heatshrink.patch"), pki["ca"])
+    assert res["ok"] is True, res.result
+    assert server.requests[0]["headers"].get("range") is None and res["writes"][0] == 4096
+    assert flash.read_bytes()[OTA_1:OTA_1 + len(NEW_APP)] == NEW_APP and boots(flash, tmp_path) == "ota_1"
+
+
+@pytest.mark.case("saved delta state naming another base partition", "that begin() fails (ESP_ERR_OTA_VALIDATE_FAILED)"
+                  " and clears the progress; the next starts over and boots")
+def test_delta_state_for_another_base_is_cleared(interp, flash, server, pki, tmp_path):
+    cut = resume_run(interp, flash, server.url("heatshrink.patch"), pki["ca"], cut=(120, 3))
+    assert cut.returncode != 0, cut.output()
+    store(flash, forged_state(flash, 16, OTA_1.to_bytes(4, "little")))  # the base address field
+    res = resume_run(interp, flash, server.url("heatshrink.patch"), pki["ca"])
+    assert res["ok"] is False and res["code"] == ESP_ERR_OTA_VALIDATE_FAILED and "another base" in res["msg"], res.result
+    assert res["nvs"] == {}
+    res = resume_run(interp, flash, server.url("heatshrink.patch"), pki["ca"])
+    assert res["ok"] is True and res["writes"][0] == 4096, res.result
+    assert flash.read_bytes()[OTA_1:OTA_1 + len(NEW_APP)] == NEW_APP and boots(flash, tmp_path) == "ota_1"

@@ -22,8 +22,9 @@ _OSERR_VALIDATE_FAILED = const(-0x1503)  # esp32.Partition.set_boot() on a bad i
 _active = None  # the open handle: one OTA at a time, as the flash can take only one
 # begin() imports these; they leave RAM with the handle, so an app carrying on after an OTA has
 # the heap it had before (the byte kernels stay: a viper module's native code is never freed).
-_PIPELINE = const(("writer", "image", "chip", "http", "response", "body", "transport", "ranges", "decrypt", "inflate",
-                   "pem", "url", "progress", "pipeline", "signature", "pubkey", "rsa", "ecdsa"))
+# One string, not a tuple: its names are not interned (a qstr each) until the module is loaded.
+_PIPELINE = const("writer image chip http response body transport ranges decrypt inflate pem url progress pipeline"
+                  " signature pubkey rsa ecdsa delta delta_base heatshrink _delta_plain")
 
 
 class _Handle:
@@ -192,7 +193,7 @@ def _release(h, keep=True):
         h.state = _ST_CLOSED
         if _active is h:
             _active = None
-    for name in _PIPELINE:
+    for name in _PIPELINE.split():
         forget(name)
 
 
@@ -210,7 +211,7 @@ def finish(h):
         h.writer.end()
         written = h.writer.received()
         h.writer = h.source = h.client = None  # the signature check and set_boot() read the image back
-        for name in _PIPELINE:  # the download's code leaves RAM first: give them the heap
+        for name in _PIPELINE.split():  # the download's code leaves RAM first: give them the heap
             forget(name)
         gc.collect()
         try:

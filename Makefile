@@ -27,6 +27,7 @@ bench: venv
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/sigverify.py
 	$(BIN)/python bench/compression.py
+	$(BIN)/python bench/delta.py
 
 # A delta patch for esp_delta_ota / issue 16: make patch FROM=old.bin TO=new.bin [OUT=new.patch]
 patch: venv

@@ -4,7 +4,7 @@ heap and base reads of applying a patch, side by side with a plain OTA of the sa
     .venv/bin/python bench/delta.py
 
 1. Sizes (tools/make_patch.py: detools sequential, heatshrink 2^8/2^7 as esp_delta_ota, or
-   none; esp_delta_ota's 64-byte header included) for: the app template with one field changed
+   none, and none served gzip-compressed; esp_delta_ota's 64-byte header included) for: the app template with one field changed
    (its version string), the app template ELF built twice into images with `esptool elf2image`
    with a one-line change (PROJECT_VER), and two different apps of shared/images/.
 2. Speed of a whole OTA over https of the first pair's new image, as the image itself and as
@@ -18,6 +18,7 @@ heap and base reads of applying a patch, side by side with a plain OTA of the sa
 Everything is measured in this run; nothing is written to bench/RESULTS.md.
 """
 
+import gzip
 import os
 import statistics
 import subprocess
@@ -54,11 +55,14 @@ def elf_pair(work):
 
 def sizes(pairs):
     print("1. Patch sizes (detools sequential + esp_delta_ota header)")
-    print("   %-58s %9s %11s %7s %11s %7s" % ("pair", "new image", "heatshrink", "ratio", "none", "ratio"))
+    print("   %-52s %9s %11s %7s %9s %7s %10s %7s" % ("pair", "new image", "heatshrink", "ratio", "none", "ratio",
+                                                   "none, gzip", "ratio"))
     for label, old, new in pairs:
         hs, none = make_patch(old, new)[0], make_patch(old, new, "none")[0]
-        print("   %-58s %9d %11d %6.2f%% %11d %6.2f%%" % (label, len(new), len(hs), 100.0 * len(hs) / len(new),
-                                                       len(none), 100.0 * len(none) / len(new)))
+        gz = gzip.compress(none, compresslevel=9, mtime=0)
+        print("   %-52s %9d %11d %6.2f%% %9d %6.2f%% %10d %6.2f%%" % (
+            label, len(new), len(hs), 100.0 * len(hs) / len(new), len(none), 100.0 * len(none) / len(new),
+            len(gz), 100.0 * len(gz) / len(new)))
     print("   A MicroPython firmware pair: none found on PyPI (mpflash, the one package that fetches firmware,"
           "\n   downloads it from micropython.org, which this machine cannot reach); the pairs above are used.")
 

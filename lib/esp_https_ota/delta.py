@@ -15,7 +15,6 @@ from micropython import const
 from . import _kernels
 from .errors import OTAError, ESP_ERR_NOT_SUPPORTED, ESP_ERR_OTA_VALIDATE_FAILED
 
-MAGIC = const(b"\x10\xde\xcd\xfc")  # esp_delta_ota's header: 0xfccdde10, little-endian
 HEADER_LEN = const(64)
 _PATCH = const(1024)  # decompressed patch bytes read ahead
 _BASE = const(1024)  # base bytes cached: bsdiff reads the base mostly forward
@@ -64,7 +63,7 @@ class DeltaStage:
         self._at = -_BASE  # base offset of self._b[0]: nothing cached yet
         self._from = self._to = self._left = 0
         self._phase = _START
-        self._peek = [b0, b1]
+        self._peek = (b0, b1)
         self.body = 0  # patch bytes taken from the source by the header, then by the stream
         self.digest = None
         self._in = src
@@ -76,26 +75,17 @@ class DeltaStage:
             self._header(bare)
 
     def _header(self, bare):
+        from .delta_base import check_header, check_kind
+
         if not bare:
             hdr = bytearray(HEADER_LEN)
             for i in range(HEADER_LEN):
                 hdr[i] = self._raw()
-            if hdr[:4] != MAGIC:
-                _fail("header magic is %s, not esp_delta_ota's 10decdfc" % hex_of(hdr[:4]))
-            self.digest = bytes(hdr[4:36])
-            from .delta_base import check_base
-
-            check_base(self._base, self.digest, self._b)
+            self.digest = check_header(hdr, self._base, self._b)
         b = self._raw()
-        kind, compression = b >> 4 & 7, b & 15
-        self.compression = compression
-        if kind or compression not in (0, _HEATSHRINK):
-            _fail("byte %d (0x%02x) is a detools %s patch compressed with %s: only sequential patches"
-                  " compressed with none or heatshrink are supported (tools/make_patch.py)" % (
-                      self.body - 1, b, _name("sequential in-place hdiffpatch", kind),
-                      _name("none lzma crle bz2 heatshrink zstd lz4", compression)), ESP_ERR_NOT_SUPPORTED)
+        self.compression = check_kind(b, self.body - 1)
         self.size = self._varint(True)
-        if compression == _HEATSHRINK:
+        if self.compression == _HEATSHRINK:
             self._heatshrink(self._raw())
         self._head = self.body  # the stream starts here
         if self._varint(False):
@@ -244,10 +234,10 @@ class DeltaStage:
          headed) = struct.unpack_from(_STATE_FMT, state, 0)
         if magic != STATE_MAGIC or addr != self._addr:
             _fail("resume state is garbled or for another base partition than %s" % self._base.info()[4])
-        if headed:
-            self.digest = bytes(state[_DIGEST_AT:_STATE])
+        if headed:  # the base is checked again: it may have changed since
             from .delta_base import check_base
 
+            self.digest = bytes(state[_DIGEST_AT:_STATE])
             check_base(self._base, self.digest, self._b)
         self.body = self._head = body
         if self.compression == _HEATSHRINK:
@@ -259,8 +249,3 @@ class DeltaStage:
 
     def _corrupt(self, what):
         _fail("corrupt: %s (patch byte %d, new-image byte %d)" % (what, self.taken(), self._to))
-
-
-def _name(names, i):
-    n = names.split()
-    return n[i] if i < len(n) else "unknown (%d)" % i

@@ -1,11 +1,13 @@
 # One OTA's pipeline, built in begin(): the request (with the saved progress when the package
 # keeps it, progress.py), the source it answers with, the stages the config asks for (decrypt_cb)
-# or the body needs (inflate, for a zlib or gzip body, detected here), and where the writer starts.
+# or the body needs, detected here (inflate for a zlib or gzip body; delta for esp_delta_ota's
+# header or with delta_patch, after inflate if both), and where the writer starts.
 # A compressed body is never resumed: the inflater's state at a byte offset cannot be rebuilt, so
 # the package's own resume keeps no progress for it (from byte 0 each time), and ESP-IDF's form
 # (ota_image_bytes_written) is refused for a Content-Encoding body; a zlib/gzip *file* resumed that
 # way cannot be told from a plain one at its offset and fails the image checks (boot untouched).
-from .errors import OTAError, err_to_name, forget, ESP_OK, ESP_ERR_NOT_SUPPORTED, ESP_ERR_OTA_VALIDATE_FAILED
+# A delta patch is resumed from the stage's own saved state (delta.py, progress.py).
+from .errors import OTAError, err_to_name, ESP_OK, ESP_ERR_NOT_SUPPORTED, ESP_ERR_OTA_VALIDATE_FAILED
 from .events import post, ESP_HTTPS_OTA_CONNECTED
 from .ranges import open_source
 
@@ -36,7 +38,7 @@ def build(h, cfg):
             raise OTAError(ESP_ERR_NOT_SUPPORTED, "ota_resumption of a compressed image (Content-Encoding):"
                            " start it again from byte 0")
     h.size = size - cfg.enc_header if size >= 0 else -1
-    state = h.progress.delta if h.resumed and h.progress is not None else None  # a delta patch's, resumed
+    state = h.progress.state if h.resumed and h.progress is not None else None  # a delta patch's, resumed
     if state is None:  # (a resumed delta: progress.open() gave the writer the image's size)
         h.writer.expect(h.size)  # before a resume, which feeds the validator the bytes in flash
     if not cfg.auto_resume and cfg.resume_from:  # (progress.open() has resumed already)
@@ -47,7 +49,9 @@ def build(h, cfg):
 
         h.source = DecryptStage(h.source, cfg.decrypt_cb, cfg.decrypt_ctx)
     if state is not None:
-        _delta(h, cfg, state=state)
+        from . import delta_base
+
+        delta_base.build(h, cfg, 0, 0, False, state)
     elif not h.resumed:
         _detect(h, cfg)
     if not h.resumed and cfg.bulk_erase:
@@ -65,72 +69,44 @@ def window(data):
     return 0
 
 
-def _peek(src, one, b):
-    # Up to 2 bytes of src into b; how many.
-    k = 0
-    while k < 2 and src.readinto(one, 1):
-        b[k] = one[0]
-        k += 1
-    return k
-
-
 def _detect(h, cfg):
     # Peek the body's first 2 bytes: a zlib or gzip header instead of the image magic 0xE9 puts
     # the inflate stage (inflate.py, loaded only then) in the chain, its window allocated now,
-    # before anything is erased; then esp_delta_ota's magic (or delta_patch) puts the delta stage
-    # (delta.py) after it. Else the 2 bytes go to the writer as they are.
+    # before anything is erased, and its first 2 bytes are peeked in turn; then esp_delta_ota's
+    # magic (or delta_patch) puts the delta stage (delta.py) last. Else the 2 bytes go to the
+    # writer as they are. (No helper functions here: each name would be a qstr on every OTA.)
     c, one, b = h.client, bytearray(1), [0, 0]
-    k = _peek(h.source, one, b)
-    if c.encoding < 0:
-        raise OTAError(ESP_ERR_NOT_SUPPORTED, "the server sent a Content-Encoding other than gzip or deflate")
-    size = window(b) if k == 2 else 0
-    if size:
-        _inflate(h, cfg, b, size)
-        k = _peek(h.source, one, b)
-    elif c.encoding:
-        raise OTAError(ESP_ERR_OTA_VALIDATE_FAILED, "the body has a Content-Encoding but no zlib or gzip header")
+    size = -1
+    while size:
+        k = 0
+        while k < 2 and h.source.readinto(one, 1):
+            b[k] = one[0]
+            k += 1
+        if size > 0:  # these were the inflated stream's
+            break
+        if c.encoding < 0:
+            raise OTAError(ESP_ERR_NOT_SUPPORTED, "the server sent a Content-Encoding other than gzip or deflate")
+        size = window(b) if k == 2 else 0
+        if not size and c.encoding:
+            raise OTAError(ESP_ERR_OTA_VALIDATE_FAILED, "the body has a Content-Encoding but no zlib or gzip header")
+        if size > cfg.max_window:
+            raise OTAError(ESP_ERR_NOT_SUPPORTED, "the compressed image needs a %d-byte window, more than"
+                           " max_inflate_window %d: recompress it with a smaller one (tools/compress_image.py"
+                           " --wbits)" % (size, cfg.max_window))
+        if size:
+            from .inflate import InflateStage
+
+            h.source = InflateStage(h.source, b[0], b[1], size)
+            h.writer.expect(-1)  # the body's size is the compressed one: the image's is not known
+            if h.progress is not None:  # no resume of a compressed body (see progress.py): from 0 each time
+                h.progress.close(False)
+                h.progress = None
     headed = k == 2 and b[0] == 0x10 and b[1] == 0xDE  # esp_delta_ota's magic, 0xfccdde10 LE
     if headed or k == 2 and cfg.delta_patch:
-        _delta(h, cfg, b[0], b[1], not headed)
+        from . import delta_base  # (forgotten once the stage is built)
+
+        delta_base.build(h, cfg, b[0], b[1], not headed, None)
         return
     for i in range(k):
         one[0] = b[i]
         h.writer.write(one, 0, 1)
-
-
-def _delta(h, cfg, b0=0, b1=0, bare=False, state=None):
-    # The delta stage (delta.py, loaded only now) on the base partition, new or resumed from
-    # `state`; its state goes with the saved progress, when there is any (no inflate before it).
-    from .delta import DeltaStage
-    from .delta_base import base_partition
-
-    base = base_partition(cfg.delta_base, h.partition)
-    try:
-        h.source = DeltaStage(h.source, base, b0, b1, bare, state)
-    except OTAError:
-        if state is not None:  # a state that cannot be resumed must not stop every later begin()
-            h.progress.clear()
-        raise
-    finally:
-        forget("delta_base")  # its checks run once, in begin()
-    if state is None:
-        h.writer.expect(h.source.size)
-    if h.progress is not None:
-        h.progress.track(h.source)
-
-
-def _inflate(h, cfg, b, size):
-    if size > cfg.max_window:
-        raise OTAError(ESP_ERR_NOT_SUPPORTED, "the compressed image needs a %d-byte window, more than max_inflate_window"
-                       " %d: recompress it with a smaller one (tools/compress_image.py --wbits)" % (size, cfg.max_window))
-    from .inflate import InflateStage
-
-    h.source = InflateStage(h.source, b[0], b[1], size)
-    h.writer.expect(-1)  # the body's size is the compressed one: the image's is not known
-    _no_resume(h)
-
-
-def _no_resume(h):
-    if h.progress is not None:  # no resume of a compressed body (see progress.py): from 0 each time
-        h.progress.close(False)
-        h.progress = None

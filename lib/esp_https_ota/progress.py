@@ -42,7 +42,7 @@ class Progress:
         self.size = -1
         self.resumed = 0  # what open() resumed
         self._body = 0  # the body byte a resume starts at: self.start, or the delta state's
-        self.delta = None  # a delta stage's saved state, to resume (until open() says otherwise)
+        self.state = None  # a delta stage's saved state, to resume (until open() says otherwise)
         self._stage = None  # the delta stage whose state is saved with each "done"
         self._load()
 
@@ -65,7 +65,7 @@ class Progress:
             d, self._body, image_size = struct.unpack_from("<III", state, 4)
             if d < done or d % _SECTOR or d >= image_size:
                 return
-            self.delta, done = state, d
+            self.state, done = state, d
         elif done >= size:
             return
         self.start, self.validator, self.size = done, validator, size
@@ -100,16 +100,16 @@ class Progress:
             if src is not None:
                 post(ESP_HTTPS_OTA_CONNECTED)
                 if not src.start:  # 200: changed (or Range ignored), and it comes whole from byte 0
-                    self.delta = None
+                    self.state = None
                     self._record(client, total, 0)
                     return src, total
-                image = total - skip if self.delta is None else struct.unpack_from("<I", self.delta, 12)[0]
+                image = total - skip if self.state is None else struct.unpack_from("<I", self.state, 12)[0]
                 if total == self.size and _validator(client) == self.validator and self._resume(writer, image, n):
                     self._record(client, total, n)
                     return src, total
             client.close()
             client.delete_header("If-Range")
-        self.delta = None
+        self.state = None
         src, total = yield from open_source(client, 0, cfg.range_size, True)
         if not n:
             post(ESP_HTTPS_OTA_CONNECTED)
@@ -152,15 +152,15 @@ class Progress:
         # or one made now, in begin().
         self._stage = stage
         self._dsize = n = stage.state_size()
-        if self.delta is None or len(self.delta) != n:
-            self.delta = bytearray(n)
+        if self.state is None or len(self.state) != n:
+            self.state = bytearray(n)
 
     def _on_event(self, arg, base, event_id, data):
         if event_id == ESP_HTTPS_OTA_WRITE_FLASH and 0 <= self._next <= data:
             if self._stage is not None:
-                self._stage.save(self.delta)
+                self._stage.save(self.state)
                 self._nvs.set_i32("dsize", self._dsize)
-                self._nvs.set_blob("delta", self.delta)
+                self._nvs.set_blob("delta", self.state)
             self._nvs.set_i32("done", data)
             self._nvs.commit()  # durable only now, as on the chip
             self._next = data - data % _STEP + _STEP

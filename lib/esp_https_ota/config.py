@@ -168,8 +168,11 @@ class Config:
     verify_keys: "list | tuple | None"  # signature_verify_keys, PEM
     min_secure_version: int  # -1: no anti_rollback
     partition: "object"  # the esp32.Partition to write
-    delta_patch: bool  # the body is a bare detools patch (an esp_delta_ota one is detected)
-    delta_base: "object"  # the partition a delta patch applies to; None: the running app
+    # delta_patch and delta_base, under names the default path interns anyway (each new attribute
+    # name is a runtime qstr on every OTA, and two more moved the sixth qstr pool into the compile of
+    # begin()'s .py modules, where a heap above the smallest failed):
+    kind: int  # the body: 0 detected (image, zlib/gzip, esp_delta_ota patch), 1 a bare detools patch
+    base: "object"  # delta_base, the partition a delta patch applies to; None: the running app
 
 
 def parse(config):
@@ -215,9 +218,9 @@ def parse(config):
     if cfg.buffer_size > partition.info()[3]:
         _fail("write_buffer_size", "of %d bytes is larger than the update partition" % cfg.buffer_size)
     cfg.partition = partition
-    cfg.delta_patch = bool(get("delta_patch"))
-    cfg.delta_base = get("delta_base")
-    if cfg.delta_patch and cfg.resume_from:  # its byte offsets are the patch's, not the image's
+    cfg.kind = 1 if get("delta_patch") else 0
+    cfg.base = get("delta_base")
+    if cfg.kind and cfg.resume_from:  # its byte offsets are the patch's, not the image's
         _fail("ota_image_bytes_written", "cannot resume a delta patch: use ota_resumption alone", ESP_ERR_NOT_SUPPORTED)
     return cfg
 

@@ -13,7 +13,7 @@ MAGIC = const(b"\x10\xde\xcd\xfc")  # esp_delta_ota's header: 0xfccdde10, little
 def build(h, cfg, b0, b1, bare, state):
     # The delta stage on the base partition as OTA h's source, new (b0, b1 peeked) or resumed from
     # `state`; its state goes with the saved progress, when there is any (no inflate before it).
-    base = base_partition(cfg.delta_base, h.partition)
+    base = base_partition(cfg.base, h.partition)
     try:
         h.source = DeltaStage(h.source, base, b0, b1, bare, state)
     except OTAError:

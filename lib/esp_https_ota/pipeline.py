@@ -102,7 +102,7 @@ def _detect(h, cfg):
                 h.progress.close(False)
                 h.progress = None
     headed = k == 2 and b[0] == 0x10 and b[1] == 0xDE  # esp_delta_ota's magic, 0xfccdde10 LE
-    if headed or k == 2 and cfg.delta_patch:
+    if headed or k == 2 and cfg.kind:
         from . import delta_base  # (forgotten once the stage is built)
 
         delta_base.build(h, cfg, b[0], b[1], not headed, None)

@@ -76,6 +76,31 @@ def boots(flash_path, tmp_path):
     return flashsim.boot(flashsim.Flash(str(copy)))
 
 
+def nvs_namespace(flash_path, namespace="esp_https_ota"):
+    """The package's NVS namespace on a simulated board, as the shim keeps it: {key: [kind, value]}
+    (a blob's value in hex)."""
+    import flashsim_path  # noqa: F401
+    import flashsim
+    import nvsflash
+
+    with flashsim.Flash(str(flash_path)) as fl:
+        values, _ = nvsflash.load(fl, flashsim.read_partition_table(fl))
+    return values.get(namespace, {})
+
+
+def store_nvs_namespace(flash_path, ns, namespace="esp_https_ota"):
+    """Replace that namespace on the board (forged or garbled progress)."""
+    import flashsim_path  # noqa: F401
+    import flashsim
+    import nvsflash
+
+    with flashsim.Flash(str(flash_path)) as fl:
+        table = flashsim.read_partition_table(fl)
+        values, seq = nvsflash.load(fl, table)
+        values[namespace] = ns
+        nvsflash.store(fl, table, values, seq + 1)
+
+
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory):
     """The test PKI (CA, server, other CA, wrong-host, expired, client certificates)."""

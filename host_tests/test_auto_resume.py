@@ -9,11 +9,10 @@ import shutil
 
 import pytest
 
-from conftest import IMAGES, run_scenario
+from conftest import IMAGES, nvs_namespace, run_scenario, store_nvs_namespace
 import flashsim_path  # noqa: F401  (puts shims/ on sys.path)
 import flashsim
 import imagetools
-import nvsflash
 from https_server import OTAServer
 
 OLD = (IMAGES / "esp32-app-template.bin").read_bytes()
@@ -54,19 +53,10 @@ def run(interp, board, url, ca, *opts, mode="oneshot", cut=None, heap=None):
 
 def saved(board):
     """What NVS holds for the package on the simulated board: {} or {"done": n, "meta": ...}."""
-    with flashsim.Flash(str(board)) as fl:
-        values, _ = nvsflash.load(fl, flashsim.read_partition_table(fl))
-    ns = values.get("esp_https_ota", {})
-    return {k: v[1] for k, v in ns.items()}
+    return {k: v[1] for k, v in nvs_namespace(board).items()}
 
 
-def store(board, ns):
-    """Replace the package's NVS namespace on the board (forged or garbled progress)."""
-    with flashsim.Flash(str(board)) as fl:
-        table = flashsim.read_partition_table(fl)
-        values, seq = nvsflash.load(fl, table)
-        values["esp_https_ota"] = ns
-        nvsflash.store(fl, table, values, seq + 1)
+store = store_nvs_namespace
 
 
 def boots_with(board, image, tmp_path):
@@ -203,9 +193,7 @@ def forged(board, server, pki, interp, tmp_path, size=None, addr=None, url=None,
 
 
 def saved_raw(board):
-    with flashsim.Flash(str(board)) as fl:
-        values, _ = nvsflash.load(fl, flashsim.read_partition_table(fl))
-    return values["esp_https_ota"]
+    return nvs_namespace(board)
 
 
 @pytest.mark.parametrize("what", ["garbage", "other-partition", "other-url", "torn-count", "size-differs"])

@@ -16,11 +16,9 @@ from pathlib import Path
 import detools
 import pytest
 
-from conftest import IMAGES, OTA_1, ROOT, boots, run_scenario
+from conftest import IMAGES, OTA_1, ROOT, boots, nvs_namespace, run_scenario, store_nvs_namespace
 import flashsim_path  # noqa: F401  (puts shims/ on sys.path)
-import flashsim
 import imagetools
-import nvsflash
 from https_server import OTAServer
 
 sys.path.insert(0, str(ROOT / "tools"))
@@ -239,9 +237,7 @@ def resume_run(interp, flash_path, url, ca, *opts, cut=None, mode="oneshot"):
 
 def saved(flash_path):
     """The package's NVS namespace on the board: {key: value} (blobs as bytes)."""
-    with flashsim.Flash(str(flash_path)) as fl:
-        values, _ = nvsflash.load(fl, flashsim.read_partition_table(fl))
-    return {k: bytes.fromhex(v[1]) if v[0] == "blob" else v[1] for k, v in values.get("esp_https_ota", {}).items()}
+    return {k: bytes.fromhex(v[1]) if v[0] == "blob" else v[1] for k, v in nvs_namespace(flash_path).items()}
 
 
 def cut_then_resume(interp, flash, server, pki, name, opts, k, seed):
@@ -301,20 +297,9 @@ def test_dropped_link_then_the_delta_resumes(interp, flash, server, pki, tmp_pat
     assert boots(flash, tmp_path) == "ota_1"
 
 
-def store(flash_path, ns):
-    """Replace the package's NVS namespace on the board (forged progress)."""
-    with flashsim.Flash(str(flash_path)) as fl:
-        table = flashsim.read_partition_table(fl)
-        values, seq = nvsflash.load(fl, table)
-        values["esp_https_ota"] = ns
-        nvsflash.store(fl, table, values, seq + 1)
-
-
 def forged_state(flash_path, offset, value):
     """The NVS namespace after a power cut, the delta state's bytes at `offset` replaced."""
-    with flashsim.Flash(str(flash_path)) as fl:
-        values, _ = nvsflash.load(fl, flashsim.read_partition_table(fl))
-    ns = values["esp_https_ota"]
+    ns = nvs_namespace(flash_path)
     state = bytearray.fromhex(ns["delta"][1])
     state[offset:offset + len(value)] = value
     ns["delta"] = ["blob", state.hex()]
@@ -325,7 +310,7 @@ def forged_state(flash_path, offset, value):
 def test_garbled_delta_state_starts_over(interp, flash, server, pki, tmp_path):
     cut = resume_run(interp, flash, server.url("heatshrink.patch"), pki["ca"], cut=(120, 3))
     assert cut.returncode != 0, cut.output()
-    store(flash, forged_state(flash, 0, b"XXXX"))
+    store_nvs_namespace(flash, forged_state(flash, 0, b"XXXX"))
     server.reset_counters()
     res = resume_run(interp, flash, server.url("heatshrink.patch"), pki["ca"])
     assert res["ok"] is True, res.result
@@ -338,7 +323,7 @@ def test_garbled_delta_state_starts_over(interp, flash, server, pki, tmp_path):
 def test_delta_state_for_another_base_is_cleared(interp, flash, server, pki, tmp_path):
     cut = resume_run(interp, flash, server.url("heatshrink.patch"), pki["ca"], cut=(120, 3))
     assert cut.returncode != 0, cut.output()
-    store(flash, forged_state(flash, 16, OTA_1.to_bytes(4, "little")))  # the base address field
+    store_nvs_namespace(flash, forged_state(flash, 16, OTA_1.to_bytes(4, "little")))  # the base address field
     res = resume_run(interp, flash, server.url("heatshrink.patch"), pki["ca"])
     assert res["ok"] is False and res["code"] == ESP_ERR_OTA_VALIDATE_FAILED and "another base" in res["msg"], res.result
     assert res["nvs"] == {}

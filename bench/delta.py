@@ -4,7 +4,7 @@ heap and base reads of applying a patch, side by side with a plain OTA of the sa
     .venv/bin/python bench/delta.py
 
 1. Sizes (tools/make_patch.py: detools sequential, heatshrink 2^8/2^7 as esp_delta_ota, or
-   none, and none served gzip-compressed; esp_delta_ota's 64-byte header included) for: the app template with one field changed
+   none, and none served gzip- and zlib-compressed (wbits 10); esp_delta_ota's 64-byte header included) for: the app template with one field changed
    (its version string), the app template ELF built twice into images with `esptool elf2image`
    with a one-line change (PROJECT_VER), and two different apps of shared/images/.
 2. Speed of a whole OTA over https of the first pair's new image, as the image itself and as
@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,14 +56,15 @@ def elf_pair(work):
 
 def sizes(pairs):
     print("1. Patch sizes (detools sequential + esp_delta_ota header)")
-    print("   %-52s %9s %11s %7s %9s %7s %10s %7s" % ("pair", "new image", "heatshrink", "ratio", "none", "ratio",
-                                                   "none, gzip", "ratio"))
+    print("   %-52s %9s %11s %7s %9s %7s %10s %7s %10s %7s" % (
+        "pair", "new image", "heatshrink", "ratio", "none", "ratio", "none, gzip", "ratio", "none, zlib10", "ratio"))
     for label, old, new in pairs:
         hs, none = make_patch(old, new)[0], make_patch(old, new, "none")[0]
         gz = gzip.compress(none, compresslevel=9, mtime=0)
-        print("   %-52s %9d %11d %6.2f%% %9d %6.2f%% %10d %6.2f%%" % (
-            label, len(new), len(hs), 100.0 * len(hs) / len(new), len(none), 100.0 * len(none) / len(new),
-            len(gz), 100.0 * len(gz) / len(new)))
+        z = zlib.compressobj(9, zlib.DEFLATED, 10)  # a 1 KiB window: for boards without PSRAM
+        z10 = z.compress(none) + z.flush()
+        print("   %-52s %9d" % (label, len(new)) + "".join(" %10d %6.2f%%" % (len(b), 100.0 * len(b) / len(new))
+                                                     for b in (hs, none, gz, z10)))
     print("   A MicroPython firmware pair: none found on PyPI (mpflash, the one package that fetches firmware,"
           "\n   downloads it from micropython.org, which this machine cannot reach); the pairs above are used.")
 
@@ -146,6 +148,10 @@ def main():
             print("   32-bit interpreter unavailable (apt-get install libc6-i386): no smallest-heap figures")
         else:
             i32 = heap.Interp("32", mp32, TOOLS / "mpy-cross32", "x86", work, ROOT, lib)
+            names = ("delta", "delta_base", "heatshrink", "_delta_viper")
+            sizes = [(i32.mpy_lib / "esp_https_ota" / (n + ".mpy")).stat().st_size for n in names]
+            print("   the delta modules as 32-bit .mpy: %s: %d bytes in all" % (
+                ", ".join("%s %d" % (n, k) for n, k in zip(names, sizes)), sum(sizes)))
             jobs = heap.Jobs(work, new, pristine)
             figs = jobs.smallest_all({k: (i32, "ota", "mpy", plain.url(names[k]), None) for k in bodies})
             figs["no package"] = jobs.smallest(i32, "bare", None, plain.url("new.bin"))

@@ -6,6 +6,7 @@ import io
 import re
 import subprocess
 import sys
+import zlib
 
 import detools
 import pytest
@@ -97,3 +98,18 @@ def test_command_line_writes_the_patch_and_prints_the_ratio(rebuild, tmp_path):
                            "OUT=%s" % out], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert out.exists() and re.search(r"%d bytes, a patch from old.bin .* of the new image" % out.stat().st_size, proc.stdout)
+
+
+@pytest.mark.case("make_patch --zlib 10", "a none patch, zlib-compressed with a 1 KiB window; inflated, detools"
+                  " rebuilds the image; smaller than the heatshrink patch")
+def test_zlib_wrapped_none_patch(rebuild, tmp_path):
+    out = tmp_path / "app.patch.z"
+    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "make_patch.py"), rebuild / "old.bin", rebuild / "new.bin",
+                           "-o", out, "--zlib", "10"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = out.read_bytes()
+    assert data[0] == 0x28  # zlib, CINFO 2: a 2^10-byte window
+    patch = zlib.decompress(data)
+    old, new = (rebuild / "old.bin").read_bytes(), (rebuild / "new.bin").read_bytes()
+    assert patch[:4] == MAGIC.to_bytes(4, "little") and rebuilt(old, patch[HEADER_LEN:]) == new
+    assert len(data) < len(make_patch(old, new)[0])

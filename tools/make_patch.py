@@ -1,7 +1,7 @@
 """Write a delta patch from OLD.bin (the firmware a board runs) to NEW.bin, and print the sizes.
 
     .venv/bin/python tools/make_patch.py OLD.bin NEW.bin [-o PATCH] [--compression heatshrink|none]
-                                         [--bare]
+                                         [--bare] [--zlib WBITS]
 
 The patch is a detools sequential patch (bsdiff; heatshrink compression by default, window 2^8
 and lookahead 2^7, as esp_delta_ota decodes), behind esp_delta_ota's 64-byte header as its
@@ -9,12 +9,15 @@ patch generator writes it: the magic 0xfccdde10 (little-endian), the SHA-256 the
 carries at its end (esptool's "Validation hash"; the board checks it against the running app),
 and 28 zero bytes. --bare leaves the header out (a plain detools patch, which needs
 `delta_patch: True` on the board). The patch is applied back with detools before it is written:
-a patch that does not rebuild NEW.bin byte for byte is never written.
+a patch that does not rebuild NEW.bin byte for byte is never written. --zlib WBITS writes a
+`none` patch zlib-compressed with a 2^WBITS-byte window (the board inflates it first, allocating
+that window; 10 suits boards without PSRAM): the smallest download, but one that is not resumed.
 """
 
 import argparse
 import io
 import sys
+import zlib
 from pathlib import Path
 
 import detools
@@ -58,9 +61,14 @@ def main(argv=None):
     ap.add_argument("-o", "--output", type=Path)
     ap.add_argument("--compression", choices=("heatshrink", "none"), default="heatshrink")
     ap.add_argument("--bare", action="store_true", help="no esp_delta_ota header")
+    ap.add_argument("--zlib", type=int, choices=range(9, 16), metavar="WBITS",
+                    help="a none patch, zlib-compressed with this window (9..15)")
     args = ap.parse_args(argv)
     old, new = args.old.read_bytes(), args.new.read_bytes()
-    patch, _ = make_patch(old, new, args.compression, args.bare)
+    patch, _ = make_patch(old, new, "none" if args.zlib else args.compression, args.bare)
+    if args.zlib:
+        z = zlib.compressobj(9, zlib.DEFLATED, args.zlib)
+        patch = z.compress(patch) + z.flush()
     out = args.output or args.new.with_suffix(".patch")
     out.write_bytes(patch)
     print("%s: %d bytes, a patch from %s (%d bytes) to %s (%d bytes): %.1f%% of the new image" % (

@@ -168,9 +168,7 @@ class Config:
     verify_keys: "list | tuple | None"  # signature_verify_keys, PEM
     min_secure_version: int  # -1: no anti_rollback
     partition: "object"  # the esp32.Partition to write
-    # delta_patch and delta_base, under names the default path interns anyway (each new attribute
-    # name is a runtime qstr on every OTA, and two more moved the sixth qstr pool into the compile of
-    # begin()'s .py modules, where a heap above the smallest failed):
+    # delta_patch, delta_base: under names interned anyway (a new name is a runtime qstr on every OTA)
     kind: int  # the body: 0 detected (image, zlib/gzip, esp_delta_ota patch), 1 a bare detools patch
     base: "object"  # delta_base, the partition a delta patch applies to; None: the running app
 

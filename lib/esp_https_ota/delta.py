@@ -67,8 +67,7 @@ class DeltaStage:
         self.body = 0  # patch bytes taken from the source by the header, then by the stream
         self.digest = None
         self._in = src
-        self.compression = 0
-        self.window = 0  # the heatshrink header byte
+        self.compression = self.window = 0  # window: the heatshrink header byte
         if state is not None:
             self._restore(state)
         else:

@@ -249,8 +249,7 @@ class ImageValidator:
             if self._sha.digest() != bytes(self._buf):
                 self._fail("appended SHA-256 at offset %d does not match the image" % (self.image_len - _HASH_LEN))
 
-    def digest(self):
-        # The appended SHA-256 (once verdict() has passed: the image's own).
+    def digest(self):  # the appended SHA-256 (once verdict() has passed: the image's own)
         return bytes(self._buf)
 
     def _fail(self, msg):

@@ -148,10 +148,10 @@ def main():
             print("   32-bit interpreter unavailable (apt-get install libc6-i386): no smallest-heap figures")
         else:
             i32 = heap.Interp("32", mp32, TOOLS / "mpy-cross32", "x86", work, ROOT, lib)
-            names = ("delta", "delta_base", "heatshrink", "_delta_viper")
-            mpy_sizes = [(i32.mpy_lib / "esp_https_ota" / (n + ".mpy")).stat().st_size for n in names]
+            modules = ("delta", "delta_base", "heatshrink", "_delta_viper")
+            mpy_sizes = [(i32.mpy_lib / "esp_https_ota" / (n + ".mpy")).stat().st_size for n in modules]
             print("   the delta modules as 32-bit .mpy: %s: %d bytes in all" % (
-                ", ".join("%s %d" % (n, k) for n, k in zip(names, mpy_sizes)), sum(mpy_sizes)))
+                ", ".join("%s %d" % (n, k) for n, k in zip(modules, mpy_sizes)), sum(mpy_sizes)))
             jobs = heap.Jobs(work, new, pristine)
             figs = jobs.smallest_all({k: (i32, "ota", "mpy", plain.url(names[k]), None) for k in bodies})
             figs["no package"] = jobs.smallest(i32, "bare", None, plain.url("new.bin"))

@@ -31,10 +31,12 @@ def server(pki, tmp_path_factory):
 
     sys.path.insert(0, str(ROOT / "tools"))
     from compress_image import compress
+    from make_patch import make_patch
 
     d = tmp_path_factory.mktemp("aiofw")
     (d / "app.bin").write_bytes(NEW_APP)
     (d / "app.gz").write_bytes(compress(NEW_APP, use_gzip=True))
+    (d / "app.patch").write_bytes(make_patch(TEMPLATE, NEW_APP)[0])
     with OTAServer(d, pki) as srv:
         yield srv
 
@@ -66,6 +68,9 @@ def assert_new_image_boots(res, flash_path, tmp_path):
                                         "ESP_OK; boots the new image; no blocking read")),
     pytest.param("steps", "app.gz?pace_ms=%d" % PACE_MS, id="steps-gzip", marks=pytest.mark.case(
         "aio steps, gzip-compressed image, paced", "ESP_OK; inflated, boots the new image; no blocking read")),
+    pytest.param("steps", "app.patch?pace_ms=%d" % PACE_MS, id="steps-delta", marks=pytest.mark.case(
+        "aio steps, heatshrink delta patch (esp_delta_ota header), paced",
+        "ESP_OK; patched against the running app, boots the new image; no blocking read")),
 ])
 def test_async_ota_never_waits_for_the_network_inside_a_step(flash, server, pki, tmp_path, mode, query):
     res = aio_ota(flash, mode, server.url(query), pki["ca"])

@@ -50,7 +50,8 @@ def check_base(base, digest, buf):
     # The base partition must hold an intact app image whose appended SHA-256 is `digest`.
     from .image import ImageValidator
 
-    label, limit, bs = base.info()[4], base.info()[3], base.ioctl(5, 0)
+    info, bs = base.info(), base.ioctl(5, 0)
+    label, limit = info[4], info[3]
     v = ImageValidator(limit)
     off = 0
     while off + len(buf) <= limit and (v.image_len < 0 or off < v.image_len):

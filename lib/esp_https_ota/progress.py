@@ -151,15 +151,15 @@ class Progress:
         # Save `stage`'s state (a DeltaStage) with each "done": into the resumed state's buffer,
         # or one made now, in begin().
         self._stage = stage
-        self._dsize = n = stage.state_size()
+        n = stage.state_size()
         if self.state is None or len(self.state) != n:
             self.state = bytearray(n)
+        self._nvs.set_i32("dsize", n)  # committed with the first "done"
 
     def _on_event(self, arg, base, event_id, data):
         if event_id == ESP_HTTPS_OTA_WRITE_FLASH and 0 <= self._next <= data:
             if self._stage is not None:
                 self._stage.save(self.state)
-                self._nvs.set_i32("dsize", self._dsize)
                 self._nvs.set_blob("delta", self.state)
             self._nvs.set_i32("done", data)
             self._nvs.commit()  # durable only now, as on the chip

@@ -23,7 +23,7 @@ _active = None  # the open handle: one OTA at a time, as the flash can take only
 # begin() imports these; they leave RAM with the handle, so an app carrying on after an OTA has
 # the heap it had before (the byte kernels stay: a viper module's native code is never freed).
 # One string, not a tuple: its names are not interned (a qstr each) until the module is loaded.
-_PIPELINE = const("writer image chip http response body transport ranges decrypt inflate pem url progress pipeline"
+_PIPELINE = const("writer image chip http status response body transport ranges decrypt inflate pem url progress pipeline"
                   " signature pubkey rsa ecdsa delta delta_base heatshrink _delta_plain")
 
 

@@ -1,24 +1,21 @@
 # The HTTP/1.1 request side (esp_http_client where esp_https_ota relies on it): one kept-alive
-# connection, GET with an optional Range, redirects, Basic auth after a 401, and ESP-IDF's map
-# from status to error. The request is built once per URL into one buffer, and the Range numbers
-# are written into it in place, so requests for the next range allocate nothing.
+# connection, GET with an optional Range; redirects, Basic auth after a 401 and ESP-IDF's map from
+# status to error are in status.py, loaded only for such a response. The request is built once per
+# URL into one buffer, and the Range numbers are written into it in place, so requests for the
+# next range allocate nothing.
 from micropython import const
 
 from ._kernels import put, put_int
 from .body import Body
 from .errors import (
-    OTAError, ESP_FAIL, ESP_ERR_INVALID_ARG, ESP_ERR_INVALID_RESPONSE, ESP_ERR_HTTP_WRITE_DATA, ESP_ERR_HTTP_MAX_REDIRECT,
-    ESP_ERR_HTTP_CONNECTION_CLOSED, ESP_ERR_HTTP_NOT_MODIFIED, ESP_ERR_HTTP_RANGE_NOT_SATISFIABLE,
-    ESP_ERR_HTTP_READ_TIMEOUT, ESP_ERR_HTTP_REDIRECT_DOWNGRADE,
+    OTAError, ESP_ERR_INVALID_ARG, ESP_ERR_HTTP_WRITE_DATA, ESP_ERR_HTTP_CONNECTION_CLOSED, ESP_ERR_HTTP_READ_TIMEOUT,
 )
 from .response import read_head
 
 _LINE = const(128)  # response head lines are parsed from their first 128 bytes
 _RANGE_ROOM = const(48)  # "Range: bytes=<9 digits>-<9 digits>\r\n\r\n"
-_DRAIN_LIMIT = const(4096)  # a redirect or 401 body up to this size is read to keep the connection
 _ETIMEDOUT = const(110)
-_AUTH_TRIED = const(0x100000)  # request(): the 401 was answered with credentials
-_STALE_TRIED = const(0x200000)  # request(): a kept-alive connection found closed was replaced
+_STALE_TRIED = const(0x200000)  # tries: a kept-alive connection found closed was replaced (status.py has the others)
 _EAGAIN = const(11)
 
 
@@ -30,15 +27,15 @@ class HTTPClient:
     def __init__(self, cfg):
         self.cfg = cfg  # config.HTTPConfig
         self.url = cfg.url
-        self._credentials = cfg.credentials
-        self._send_auth = False  # Basic credentials go out only after a 401, as ESP-IDF does
-        self._headers = {}
+        self.credentials = cfg.credentials
+        self.send_auth = False  # Basic credentials go out only after a 401, as ESP-IDF does
+        self.headers = {}
         self._tls = None
         self._sock = None
         self._conn = None  # (scheme, host, port) of the open connection
         self.dest = cfg.dest  # (scheme, host, port) the request is built for (aio.py connects there)
-        self._target = cfg.target
-        self._req = None  # the request without its Range line, then room for it
+        self.target = cfg.target
+        self.req = None  # the request without its Range line, then room for it
         self._req_len = 0
         self.line = bytearray(_LINE)
         self.one = bytearray(1)  # for byte-wise reads (response head, chunk lines)
@@ -57,12 +54,12 @@ class HTTPClient:
     def set_header(self, name, value):
         if "\r" in name + value or "\n" in name + value or ":" in name:
             raise OTAError(ESP_ERR_INVALID_ARG, "header %r: CR, LF or ':' would inject another header" % name)
-        self._headers[name] = value
-        self._req = None
+        self.headers[name] = value
+        self.req = None
 
     def delete_header(self, name):
-        self._headers.pop(name, None)
-        self._req = None
+        self.headers.pop(name, None)
+        self.req = None
 
     def get_url(self):
         return self.url
@@ -81,7 +78,7 @@ class HTTPClient:
 
     def ready(self):
         # Build the request now (in begin()), so that perform()'s Range requests allocate nothing.
-        if self._req is None:
+        if self.req is None:
             self._prepare()
 
     # -- the stream, for response.py and body.py
@@ -147,85 +144,54 @@ class HTTPClient:
                 return st
 
     def new_request(self):
-        self._tries = 0  # redirects followed, plus _AUTH_TRIED and _STALE_TRIED
+        self.tries = 0  # redirects followed, plus status.py's _AUTH_TRIED and _STALE_TRIED
 
     def reusable(self):
         # Build the request if the URL changed; whether the open connection can carry it.
-        if self._req is None:
+        if self.req is None:
             self._prepare()
         return self._conn == self.dest and self.keep_alive and self.body.ended
 
     def stale(self, reused, e):
         # A kept-alive connection the server dropped while idle takes the request and then reads
         # as closed: True to try once more on a new connection.
-        if not reused or self._tries & _STALE_TRIED or e.code != ESP_ERR_HTTP_CONNECTION_CLOSED:
+        if not reused or self.tries & _STALE_TRIED or e.code != ESP_ERR_HTTP_CONNECTION_CLOSED:
             return False
-        self._tries |= _STALE_TRIED
+        self.tries |= _STALE_TRIED
         self.keep_alive = False
         return True
 
     def answer(self, start):
         # After the head: 200 or 206, or 0 once a redirect or a 401 has been taken (request
-        # again); raises OTAError for any other status.
+        # again); raises OTAError for any other status, or a 206 to a range not asked for.
         self.body.arm()
         st = self.status
-        if st in (301, 302, 303, 307, 308) and self.location and self.cfg.max_redirects >= 0:
-            self._tries += 1
-            if self._tries & 0xFFFFF > self.cfg.max_redirects:
-                from .url import redact
+        if st == 200 or st == 206 and (start < 0 or self.range_start == start and self.range_total >= 0):
+            return st
+        from .status import answer
 
-                raise self.fail(ESP_ERR_HTTP_MAX_REDIRECT, "more than %d redirects (the last to %s)" % (
-                    self.cfg.max_redirects, redact(self.location)))
-            self._redirect()
-        elif st == 401 and not self._tries & _AUTH_TRIED and self._credentials and self.dest[0] == "https" \
-                and self.dest[1] == self.cfg.auth_host:  # never in clear text, nor to another host
-            self._tries |= _AUTH_TRIED
-            self._send_auth = True
-            self._req = None
-        else:
-            return self._check_status(start)
-        if not self.body.drain(_DRAIN_LIMIT):
-            self.close()
-        return 0
-
-    def _redirect(self):
-        from .url import redact, resolve, split
-
-        new = redact(resolve(self.url, self.location))  # userinfo from a server is never used nor shown
-        if self.dest[0] == "https" and not new.startswith("https://"):
-            raise self.fail(ESP_ERR_HTTP_REDIRECT_DOWNGRADE, "redirect to %s refused: https to plain http" % new)
-        scheme, host, port, self._target, _ = split(new)
-        if (scheme, host, port) != self.dest:
-            # Credentials stay with the origin (scheme, host, port) they were given for.
-            self._send_auth = False
-            self._credentials = None
-            for name in list(self._headers):
-                if name.lower() == "authorization":
-                    del self._headers[name]
-        self.dest = (scheme, host, port)
-        self.url = new
-        self._req = None
+        return answer(self, start)
 
     def _prepare(self):
         # Build the request for the current URL, less its Range line.
         scheme, host, port = self.dest
-        target = self._target
+        target = self.target
         default = 443 if scheme == "https" else 80
         lines = ["GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nConnection: keep-alive" % (
             target, host if port == default else "%s:%d" % (host, port), self.cfg.user_agent)]
         if self.cfg.accept_encoding:
             lines.append("Accept-Encoding: " + self.cfg.accept_encoding)
-        if self._send_auth and self._credentials:
+        if self.send_auth and self.credentials:
             import binascii
 
-            lines.append("Authorization: Basic " + binascii.b2a_base64(self._credentials.encode()).decode().strip())
-        for name in self._headers:
+            lines.append("Authorization: Basic " + binascii.b2a_base64(self.credentials.encode()).decode().strip())
+        for name in self.headers:
             if scheme == "http" and name.lower() == "authorization":
                 raise self.fail(ESP_ERR_INVALID_ARG, "Authorization header not sent over plain http")
-            lines.append("%s: %s" % (name, self._headers[name]))
+            lines.append("%s: %s" % (name, self.headers[name]))
         head = ("\r\n".join(lines) + "\r\n").encode()
         self._req_len = len(head)
-        self._req = bytearray(head + bytes(_RANGE_ROOM))
+        self.req = bytearray(head + bytes(_RANGE_ROOM))
 
     def _connect(self):
         self.close()
@@ -234,7 +200,7 @@ class HTTPClient:
         self.adopt(connect(self.dest[1], self.dest[2], self.cfg, self.tls_context()))
 
     def send(self, start, last):
-        req = self._req
+        req = self.req
         k = self._req_len
         if start >= 0:
             k = put(req, k, b"Range: bytes=")
@@ -249,20 +215,3 @@ class HTTPClient:
             self._sock.write(req, 0, k)  # type: ignore[union-attr]  # open: request() connected or reused it
         except OSError as e:
             raise self.fail(ESP_ERR_HTTP_WRITE_DATA, "could not be sent the request (%s)" % e)
-
-    def _check_status(self, start):
-        # ESP-IDF's map from an HTTP status to an error (200 and 206 proceed).
-        st = self.status
-        if st == 206 and start >= 0 and (self.range_start != start or self.range_total < 0):
-            raise self.fail(ESP_ERR_INVALID_RESPONSE, "answered bytes %d- with Content-Range start %d, total %d" % (
-                start, self.range_start, self.range_total))
-        if st == 200 or st == 206:
-            return st
-        if st == 304:
-            raise self.fail(ESP_ERR_HTTP_NOT_MODIFIED, "answered HTTP 304 Not Modified: image unchanged")
-        if st == 416:
-            raise self.fail(ESP_ERR_HTTP_RANGE_NOT_SATISFIABLE, "answered HTTP 416 Range Not Satisfiable (bytes %d-)" % start)
-        why = ""
-        if 300 <= st < 400:
-            why = ": redirect not followed (disable_auto_redirect)" if self.cfg.max_redirects < 0 else ": redirect without Location"
-        raise self.fail(ESP_FAIL, "answered HTTP status %d%s" % (st, why))

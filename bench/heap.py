@@ -1,7 +1,8 @@
 """Heap figures of `make bench`, by the method of shared/tools/README.md.
 
 A figure is the smallest `-X heapsize=NNk` for which a job succeeds, found by bisection in 1 KiB
-steps. Success: exit 0, and afterwards (checked here, with flashsim) the update partition holds
+steps. From .py, compiling fragments the heap and success is not monotonic, so the .py targets are
+checked against the smallest heap above which no scanned heap fails (reliable()). Success: exit 0, and afterwards (checked here, with flashsim) the update partition holds
 the image byte for byte and the simulated bootloader boots it. Every job runs bench/heap_job.py
 compiled to .mpy, in its own empty working directory, on its own copy of a pristine flash; the
 chip shims are .mpy and imported first, then gc.collect() (see heap_job.py).
@@ -164,6 +165,28 @@ def describe_failures(failing):
     return "%s KiB (e.g. %s)" % (", ".join(spans), failing[0][1][:70])
 
 
+def reliable(jobs, interp, kind, url, ca, figure):
+    """(the smallest heap from which every heap scanned above succeeds, failing heaps above the
+    bisection's figure, heaps scanned, heaps just below that succeed). Compiling from .py fragments
+    the heap, so success is not monotonic in the heap size and bisection may land on a heap that
+    succeeds below ones that fail: the figure a user can rely on is the first with no failure above."""
+    if figure is None:
+        return None, None, [], []
+    fail, above, below = jobs.scan(interp, "ota" if kind else "bare", kind, url, ca, figure)
+    return (fail[-1][0] + 1 if fail else figure), fail, above, below
+
+
+def print_scan(report, bits, kind, figure, steady, fail, above, below):
+    report.figure("%s: failing heaps above the %s figure" % (bits, kind and "." + kind or "no-package"),
+                  None if fail is None else describe_failures(fail))
+    if above:
+        fine = [k for k in above if k <= above[0] + SCAN_FINE_K - 1]
+        print("      scanned %d heaps: every 1 KiB %d-%d, then %s KiB%s" % (
+            len(above), fine[0], fine[-1], ",".join(str(k) for k in above[len(fine):]) or "none",
+            "; below the figure %s KiB succeed%s too" % (",".join(map(str, below)), "s" * (len(below) == 1))
+            if below else ""))
+
+
 def measure(report, jobs, i32, i64, plain_url, https_url, ca):
     """Sections 5 and 6: every heap figure, its target checked in `report`."""
     todo = {}
@@ -185,31 +208,24 @@ def measure(report, jobs, i32, i64, plain_url, https_url, ca):
             report.figure(name, None, "(32-bit run)")
     else:
         base = figs[("32", None)][0]
+        scans = {kind: reliable(jobs, i32, kind, plain_url, None, figs[("32", kind)][0]) for kind in ("py", "mpy", None)}
         for kind, limit in ((None, None), ("mpy", 32), ("py", 56)):
             fig, why = figs[("32", kind)]
             report.figure("32-bit smallest heap: " + label[kind], None if fig is None else "%d KiB" % fig)
             if fig is None:
                 print("      fails even at %d KiB: %s" % (HI_K, why))
+            steady = scans[kind][0]
+            if steady != fig:  # the bisection landed on a heap that succeeds below ones that fail
+                report.figure("32-bit heap every larger one succeeds with, ." + kind, "%d KiB" % steady)
             if limit:
-                adds = None if fig is None or base is None else fig - base
+                adds = None if steady is None or base is None else steady - base
                 report.figure("32-bit: package adds, from ." + kind, None if adds is None else "%d KiB" % adds,
                               "<= %d KiB" % limit, adds is not None and adds <= limit)
                 if kind == "mpy":
                     report.figure("32-bit: .mpy meets the 24 KiB aim", None if adds is None else
                                   ("yes" if adds <= 24 else "no (%d KiB)" % adds), "", None)
         for kind in ("py", "mpy", None):
-            fig = figs[("32", kind)][0]
-            fail, above, below = jobs.scan(i32, "ota" if kind else "bare", kind, plain_url, None, fig) \
-                if fig is not None else (None, [], [])
-            report.figure("32-bit: failing heaps above the %s figure" % (kind and "." + kind or "no-package"),
-                          None if fail is None else describe_failures(fail),
-                          "none" if kind == "py" else "", fail == [] if kind == "py" else None)
-            if above:
-                fine = [k for k in above if k <= above[0] + SCAN_FINE_K - 1]
-                print("      scanned %d heaps: every 1 KiB %d-%d, then %s KiB%s" % (
-                    len(above), fine[0], fine[-1], ",".join(str(k) for k in above[len(fine):]) or "none",
-                    "; below the figure %s KiB succeed%s too" % (",".join(map(str, below)), "s" * (len(below) == 1))
-                    if below else ""))
+            print_scan(report, "32-bit", kind, figs[("32", kind)][0], *scans[kind])
         print("   Resident after an OTA (gc.collect(); gc.mem_alloc(), minus the same with nothing imported)")
         for kind in ("mpy", "py"):
             nothing, imp, after, why, qstrs = jobs.resident(i32, kind, plain_url)
@@ -226,12 +242,14 @@ def measure(report, jobs, i32, i64, plain_url, https_url, ca):
 
     print("\n6. Smallest heap for a whole OTA, 64-bit unix port, https (mbedTLS buffers in the GC heap here)")
     base = figs[("64", None)][0]
+    py = reliable(jobs, i64, "py", https_url, ca, figs[("64", "py")][0])
     for kind in (None, "mpy", "py"):
         fig, why = figs[("64", kind)]
-        target = "<= 128 KiB" if kind == "py" else ""
-        report.figure("64-bit https smallest heap: " + label[kind], None if fig is None else "%d KiB" % fig,
-                      target, (fig is not None and fig <= 128) if kind == "py" else None)
+        report.figure("64-bit https smallest heap: " + label[kind], None if fig is None else "%d KiB" % fig)
         if fig is None:
             print("      fails even at %d KiB: %s" % (HI_K, why))
         elif kind and base is not None:
             print("      the package adds %d KiB to the no-package baseline" % (fig - base))
+    report.figure("64-bit https heap every larger one succeeds with, .py", None if py[0] is None else "%d KiB" % py[0],
+                  "<= 128 KiB", py[0] is not None and py[0] <= 128)
+    print_scan(report, "64-bit", "py", figs[("64", "py")][0], *py)

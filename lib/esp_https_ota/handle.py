@@ -70,28 +70,38 @@ def _begin(config):
     # begin() as a generator of the requests to make, (client, start, last): begin() makes them
     # blocking, aio.py awaits them. Returns the handle.
     global _active
-    gc.collect()  # from .py, each import below compiles: start from a heap with no garbage
-    cfg = _parse(config)
     if _active is not None:
         raise OTAError(ESP_ERR_INVALID_STATE, "another OTA is in progress: finish() or abort() it first")
-    post(ESP_HTTPS_OTA_START)
-    h = None
+    gc.collect()  # from .py, each import below compiles: start from a heap with no garbage
+    h = cfg = None
     try:  # on any failure (MemoryError and a cancelled task included) the connection and the modules loaded go
+        # From .py every import compiles, and a compile leaves its code scattered through the heap.
+        # This order needs the least heap (bench/heap.py, both interpreters): the writer's code
+        # into the whole heap; the config, whose code is then unloaded; into the room that leaves,
+        # the blocks that must be contiguous (write buffer, TLS context); then the HTTP code.
         from .writer import OTAWriter
 
-        # The buffers first, while the heap is whole; then the HTTP code, whose import fragments it.
+        gc.collect()
+        cfg = _parse(config)
+        post(ESP_HTTPS_OTA_START)
         h = _active = _Handle(cfg.partition, OTAWriter(cfg.partition, cfg.buffer_size, cfg.min_secure_version))
+        tls = None
+        if cfg.http.dest[0] == "https":
+            from .transport import tls_context
+
+            tls = tls_context(cfg.http)
         gc.collect()
         from .http import HTTPClient
 
-        h.client = HTTPClient(cfg.http)
+        h.client = HTTPClient(cfg.http, tls)
         from .pipeline import build
 
         yield from build(h, cfg)
     except BaseException as e:
         _release(h)
         if isinstance(e, MemoryError):  # as ESP-IDF's failed malloc, once what begin() held is given back
-            raise OTAError(ESP_ERR_NO_MEM, "begin() ran out of heap (write_buffer_size %d)" % cfg.buffer_size)
+            raise OTAError(ESP_ERR_NO_MEM, "begin() ran out of heap (write_buffer_size %d)" % cfg.buffer_size
+                           if cfg else "begin() ran out of heap loading its code")
         raise
     for name in ("pipeline", "ranges", "transport"):  # done with (or, a RangeSource keeps ranges.py
         forget(name)  # alive; a reconnect imports transport.py again)

@@ -24,13 +24,13 @@ class HTTPClient:
     # After request(): status and the head's fields (see response.read_head); body is the source
     # of the response's body bytes.
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, tls=None):
         self.cfg = cfg  # config.HTTPConfig
         self.url = cfg.url
         self.credentials = cfg.credentials
         self.send_auth = False  # Basic credentials go out only after a 401, as ESP-IDF does
         self.headers = {}
-        self._tls = None
+        self._tls = tls  # the SSLContext (begin() makes it before this module is loaded), or made on first use
         self._sock = None
         self._conn = None  # (scheme, host, port) of the open connection
         self.dest = cfg.dest  # (scheme, host, port) the request is built for (aio.py connects there)

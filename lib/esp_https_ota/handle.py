@@ -4,27 +4,23 @@ import gc
 from micropython import const
 
 from .errors import (
-    OTAError, err_to_name, forget, ESP_OK, ESP_FAIL, ESP_ERR_NO_MEM, ESP_ERR_INVALID_ARG, ESP_ERR_INVALID_STATE,
+    OTAError, forget, ESP_OK, ESP_ERR_NO_MEM, ESP_ERR_INVALID_ARG, ESP_ERR_INVALID_STATE,
     ESP_ERR_OTA_VALIDATE_FAILED, ESP_ERR_HTTPS_OTA_IN_PROGRESS,
 )
-from .events import (
-    post, ESP_HTTPS_OTA_START, ESP_HTTPS_OTA_GET_IMG_DESC,
-    ESP_HTTPS_OTA_UPDATE_BOOT_PARTITION, ESP_HTTPS_OTA_FINISH, ESP_HTTPS_OTA_ABORT,
-)
+from .events import post, ESP_HTTPS_OTA_GET_IMG_DESC, ESP_HTTPS_OTA_ABORT
 
 # Handle states, in lifecycle order; every public function checks the one it needs.
 _ST_BEGIN = const(1)  # connected, response head read, nothing written
 _ST_IN_PROGRESS = const(2)  # image head checked, image streaming into flash
 _ST_SUCCESS = const(3)  # the whole body received and written
 _ST_CLOSED = const(4)  # finished or aborted: the handle is spent
-_OSERR_VALIDATE_FAILED = const(-0x1503)  # esp32.Partition.set_boot() on a bad image
 
 _active = None  # the open handle: one OTA at a time, as the flash can take only one
 # begin() imports these; they leave RAM with the handle, so an app carrying on after an OTA has
 # the heap it had before (the byte kernels stay: a viper module's native code is never freed).
 # One string, not a tuple: its names are not interned (a qstr each) until the module is loaded.
 _PIPELINE = const("writer image chip http status response body transport ranges decrypt inflate pem url progress pipeline"
-                  " signature pubkey rsa ecdsa delta delta_base heatshrink _delta_plain")
+                  " start verdict signature pubkey rsa ecdsa delta delta_base heatshrink _delta_plain")
 
 
 class _Handle:
@@ -67,58 +63,26 @@ def begin(config):
 
 
 def _begin(config):
-    # begin() as a generator of the requests to make, (client, start, last): begin() makes them
-    # blocking, aio.py awaits them. Returns the handle.
-    global _active
+    # begin() as a generator of the requests to make (start.py, whose code is in RAM only while
+    # begin() runs); returns the handle.
     if _active is not None:
         raise OTAError(ESP_ERR_INVALID_STATE, "another OTA is in progress: finish() or abort() it first")
-    gc.collect()  # from .py, each import below compiles: start from a heap with no garbage
-    h = cfg = None
-    try:  # on any failure (MemoryError and a cancelled task included) the connection and the modules loaded go
-        # From .py every import compiles, and a compile leaves its code scattered through the heap.
-        # This order needs the least heap (bench/heap.py, both interpreters): the writer's code
-        # into the whole heap; the config, whose code is then unloaded; into the room that leaves,
-        # the blocks that must be contiguous (write buffer, TLS context); then the HTTP code.
-        from .writer import OTAWriter
-
-        gc.collect()
-        cfg = _parse(config)
-        post(ESP_HTTPS_OTA_START)
-        h = _active = _Handle(cfg.partition, OTAWriter(cfg.partition, cfg.buffer_size, cfg.min_secure_version))
-        tls = None
-        if cfg.http.dest[0] == "https":
-            from .transport import tls_context
-
-            tls = tls_context(cfg.http)
-        gc.collect()
-        from .http import HTTPClient
-
-        h.client = HTTPClient(cfg.http, tls)
-        from .pipeline import build
-
-        yield from build(h, cfg)
-    except BaseException as e:
-        _release(h)
-        if isinstance(e, MemoryError):  # as ESP-IDF's failed malloc, once what begin() held is given back
-            raise OTAError(ESP_ERR_NO_MEM, "begin() ran out of heap (write_buffer_size %d)" % cfg.buffer_size
-                           if cfg else "begin() ran out of heap loading its code")
-        raise
-    for name in ("pipeline", "ranges", "transport"):  # done with (or, a RangeSource keeps ranges.py
-        forget(name)  # alive; a reconnect imports transport.py again)
+    try:
+        from .start import steps
+    except MemoryError:
+        raise OTAError(ESP_ERR_NO_MEM, "begin() ran out of heap loading its code")
+    h = yield from steps(config, _claim, _release)
+    forget("start")
     if h.resumed:
         h.state = _ST_IN_PROGRESS
     return h
 
 
-def _parse(config):
-    # config.parse(), whose code (and url.py's) then leaves RAM before the buffers are made: the
-    # Config it returns has fields only, and no reference to the parser outlives this call.
-    from .config import parse
-
-    cfg = parse(config)
-    forget("config")
-    forget("url")
-    return cfg
+def _claim(partition, writer):
+    # The handle of the OTA begin() is opening, the only one open.
+    global _active
+    h = _active = _Handle(partition, writer)
+    return h
 
 
 def _read_head(h):
@@ -225,19 +189,10 @@ def finish(h):
             forget(name)
         gc.collect()
         try:
-            from .signature import check
-
-            check(h.partition, written, h.verify_keys)  # signed images, before the boot partition changes
+            from .verdict import boot
         except MemoryError:
-            raise OTAError(ESP_ERR_NO_MEM, "finish() ran out of heap checking for a signature: boot partition unchanged")
-        try:
-            h.partition.set_boot()
-        except OSError as e:
-            if e.args and e.args[0] == _OSERR_VALIDATE_FAILED:
-                raise OTAError(ESP_ERR_OTA_VALIDATE_FAILED, "the bootloader's check of the written image failed")
-            raise OTAError(ESP_FAIL, "setting the boot partition failed (%s)" % e)
-        post(ESP_HTTPS_OTA_UPDATE_BOOT_PARTITION, h.partition.info()[1])
-        post(ESP_HTTPS_OTA_FINISH)
+            raise OTAError(ESP_ERR_NO_MEM, "finish() ran out of heap loading its code: boot partition unchanged")
+        boot(h.partition, written, h.verify_keys)  # the signature check, then set_boot()
     finally:
         _release(h, False)  # done, or an image that failed its checks: nothing to resume
     return ESP_OK

@@ -2,10 +2,27 @@
 
 `viper`/`native` are identity decorators and `ptr8`/`ptr16`/`ptr32` become builtins, so
 viper kernels run unchanged (slowly) as plain Python and can be checked against the fallback.
+MicroPython's gc.threshold(), which CPython's gc lacks, is added to it here (every package module
+imports this one first).
 """
 
 import builtins
+import gc
 import struct
+
+_gc_threshold = -1
+
+
+def _threshold(amount=None):
+    # gc.threshold([amount]): MicroPython's extra collection trigger; CPython collects its own way.
+    global _gc_threshold
+    if amount is None:
+        return _gc_threshold
+    _gc_threshold = amount
+
+
+if not hasattr(gc, "threshold"):
+    gc.threshold = _threshold  # type: ignore[attr-defined]
 
 
 def const(value):

@@ -169,6 +169,30 @@ def test_event_sequence_of_a_good_ota(interp, server, pki, tmp_path):
     assert ev[-2:] == [[UPDATE_BOOT_PARTITION, 0x11], [FINISH, None]]
 
 
+@pytest.mark.case("one-shot OTA of a good image, gc.threshold(12345) set by the application",
+                  "ESP_OK; begin()'s code (start.py) and finish()'s end (verdict.py) loaded, status.py not;"
+                  " gc.threshold() as the application set it")
+def test_a_plain_ota_loads_no_status_code_and_keeps_the_gc_threshold(interp, server, pki, tmp_path):
+    res = ota(interp, new_flash(tmp_path), "oneshot", server.url("app.bin"), pki["ca"], "gc_threshold=12345")
+    assert res["ok"] is True, res.result
+    assert {"start", "writer", "config", "http", "verdict"} <= set(res["imported"]), res["imported"]
+    assert "status" not in res["imported"]  # a 200: no redirect, 401 or error status to map
+    assert res["gc_threshold"] == res["gc_threshold_before"] > 12000
+
+
+@pytest.mark.case("redirect, then a failed begin() (404), gc.threshold(12345) set by the application",
+                  "status.py loaded for each; ESP_OK, then ESP_FAIL naming 404; gc.threshold() as set, after both")
+def test_other_statuses_load_status_code_and_keep_the_gc_threshold(interp, server, pki, tmp_path):
+    res = ota(interp, new_flash(tmp_path), "oneshot", server.url("redirect", to="app.bin"), pki["ca"],
+              "gc_threshold=12345")
+    assert res["ok"] is True, res.result
+    assert "status" in res["imported"] and res["gc_threshold"] == res["gc_threshold_before"] > 12000
+    res = ota(interp, new_flash(tmp_path), "oneshot", server.url("missing.bin"), pki["ca"], "gc_threshold=12345")
+    assert res["code"] == ESP_FAIL and "404" in res["msg"], res.result
+    assert "status" in res["imported"] and "verdict" not in res["imported"]
+    assert res["gc_threshold"] == res["gc_threshold_before"] > 12000  # restored on the failure path too
+
+
 @pytest.mark.case("one-shot OTA of a corrupt image", "ESP_ERR_OTA_VALIDATE_FAILED; events end in ABORT, no FINISH")
 def test_event_sequence_of_a_failing_oneshot(interp, server, pki, tmp_path):
     res = ota(interp, new_flash(tmp_path), "oneshot", server.url("corrupt.bin"), pki["ca"])

@@ -5,8 +5,12 @@
 #   http.KEY=VALUE sets http_config.KEY, e.g. http.username=ota http.user_agent=...;
 #   verify_keys=PATH[,PATH] reads PEM public keys into signature_verify_keys;
 #   oom=head|finish raises MemoryError in the image head check (the first perform()) or in
-#   finish()'s signature check (reading the running partition), as a board short of heap would
-# Prints `RESULT {json}`: ok, code/name/msg on failure, events, app description, counters.
+#   finish()'s signature check (reading the running partition), as a board short of heap would;
+#   gc_threshold=N sets the application's gc.threshold before the OTA
+# Prints `RESULT {json}`: ok, code/name/msg on failure, events, app description, counters, the
+# package's modules the OTA imported, and gc.threshold() afterwards.
+import builtins
+import gc
 import json
 import sys
 
@@ -44,6 +48,7 @@ def main():
     decrypt_fail_at = opts.pop("decrypt_fail_at", None)  # decrypt_cb returns ESP_FAIL on this call
     verify_keys = opts.pop("verify_keys", None)  # PATH[,PATH...]: PEM files for signature_verify_keys
     oom = opts.pop("oom", None)
+    gc_every = opts.pop("gc_threshold", None)
     if opts.pop("plain_delta", False):  # the delta kernels' plain fallbacks, as without viper
         class _NoNative:
             pass
@@ -129,6 +134,18 @@ def main():
     if oom == "head":
         sys.modules["esp_https_ota.chip"] = _OutOfHeap()  # what the head check imports
     esp32.flash.reset_stats()  # the OTA's own flash work (reported as "flash")
+    if gc_every is not None:
+        gc.threshold(gc_every)
+    res["gc_threshold_before"] = gc.threshold()  # (MicroPython keeps it in whole heap blocks)
+    imported = set()
+    plain_import = builtins.__import__
+
+    def recording_import(name, globals=None, locals=None, fromlist=(), level=0):
+        if level:  # the package's own relative imports: ".x" or "from . import x"
+            imported.update([name] if name else fromlist or ())
+        return plain_import(name, globals, locals, fromlist, level)
+
+    builtins.__import__ = recording_import
     try:
         if mode == "oneshot":
             ota.esp_https_ota(config)
@@ -168,6 +185,9 @@ def main():
                 ota.abort(h)
             except ota.OTAError:
                 pass  # finish() already released it
+    builtins.__import__ = plain_import
+    res["imported"] = sorted(imported)
+    res["gc_threshold"] = gc.threshold()
     res["events"] = events
     st = esp32.flash.stats
     res["flash"] = {"erase_calls": st["erase_calls"], "erased_bytes": st["erased_bytes"],

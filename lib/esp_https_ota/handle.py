@@ -68,17 +68,17 @@ def _begin(config):
     if _active is not None:
         raise OTAError(ESP_ERR_INVALID_STATE, "another OTA is in progress: finish() or abort() it first")
     try:
-        from .start import steps
+        from . import start
     except MemoryError:
         raise OTAError(ESP_ERR_NO_MEM, "begin() ran out of heap loading its code")
-    h = yield from steps(config, _claim, _release)
+    h = yield from start.begin(config, claim, _release)
     forget("start")
     if h.resumed:
         h.state = _ST_IN_PROGRESS
     return h
 
 
-def _claim(partition, writer):
+def claim(partition, writer):
     # The handle of the OTA begin() is opening, the only one open.
     global _active
     h = _active = _Handle(partition, writer)

@@ -10,7 +10,7 @@ from .events import post, ESP_HTTPS_OTA_START
 _COMPILE_GC_EVERY = const(4096)  # gc.threshold while begin() imports its modules
 
 
-def steps(config, claim, release):
+def begin(config, claim, release):
     # A generator of the requests to make, (client, start, last): handle.begin() makes them
     # blocking, aio.py awaits them. Returns the handle, made by claim(partition, writer);
     # release(h) gives back what a failed begin() held.

@@ -216,7 +216,8 @@ def measure(report, jobs, i32, i64, plain_url, https_url, ca):
                 print("      fails even at %d KiB: %s" % (HI_K, why))
             steady = scans[kind][0]
             if steady != fig:  # the bisection landed on a heap that succeeds below ones that fail
-                report.figure("32-bit heap every larger one succeeds with, ." + kind, "%d KiB" % steady)
+                report.figure("32-bit heap every larger one succeeds with, " + (kind and "." + kind or "no package"),
+                              "%d KiB" % steady)
             if limit:
                 adds = None if steady is None or base is None else steady - base
                 report.figure("32-bit: package adds, from ." + kind, None if adds is None else "%d KiB" % adds,

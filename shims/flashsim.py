@@ -19,20 +19,26 @@ import hashlib
 import os
 import struct
 
+try:  # private constants as const(): compiled for a job, they take no qstr and no global
+    from micropython import const
+except ImportError:  # CPython
+    def const(value):
+        return value
+
 try:
     from collections import namedtuple
 except ImportError:  # a MicroPython build without collections
     from ucollections import namedtuple
 
 SECTOR_SIZE = 4096
-_BLOCK64 = 65536
+_BLOCK64 = const(65536)
 FLASH_SIZE = 8 * 1024 * 1024
 
 PARTITION_TABLE_OFFSET = 0x8000
 PARTITION_TABLE_MAX_LEN = 0xC00  # 96 records of 32 bytes
-_ENTRY_FMT = "<2sBBII16sI"
-_MAGIC = b"\xaa\x50"
-_MD5_MAGIC = b"\xeb\xeb"
+_ENTRY_FMT = const("<2sBBII16sI")
+_MAGIC = const(b"\xaa\x50")
+_MD5_MAGIC = const(b"\xeb\xeb")
 
 TYPE_APP = 0x00
 TYPE_DATA = 0x01
@@ -56,9 +62,9 @@ OTA_IMG_VALID = 0x2
 OTA_IMG_INVALID = 0x3
 OTA_IMG_ABORTED = 0x4
 OTA_IMG_UNDEFINED = 0xFFFFFFFF
-_SEQ_NONE = 0xFFFFFFFF
-_SELECT_FMT = "<I20sII"  # esp_ota_select_entry_t, 32 bytes
-_SELECT_LEN = 32
+_SEQ_NONE = const(0xFFFFFFFF)
+_SELECT_FMT = const("<I20sII")  # esp_ota_select_entry_t, 32 bytes
+_SELECT_LEN = const(32)
 
 # esp_err_t values used here (esp_err.h, esp_ota_ops.h, nvs.h)
 ESP_OK = 0
@@ -102,24 +108,28 @@ _POSIX = {ESP_ERR_NO_MEM: 12, ESP_ERR_TIMEOUT: 110, ESP_ERR_NOT_SUPPORTED: 95}
 CHIP_ID = 0
 CHIP_REVISION = int(os.getenv("ESP32_CHIP_REVISION") or 300)  # v3.0, as machine.mem32 reports
 # ESP32 cache-mapped address ranges (components/soc/esp32/include/soc/soc.h) and MMU page.
-_DROM_LOW, _DROM_HIGH = 0x3F400000, 0x3F800000
-_IROM_LOW, _IROM_HIGH = 0x400D0000, 0x40400000
-_MMU_PAGE = 0x10000
-_IMAGE_HEADER_LEN = 24
-_IMAGE_MAX_SEGMENTS = 16
-_APP_DESC_LEN = 256
-_MAX_FLASH_ADDR = 0x1000000
+_DROM_LOW = const(0x3F400000)
+_DROM_HIGH = const(0x3F800000)
+_IROM_LOW = const(0x400D0000)
+_IROM_HIGH = const(0x40400000)
+_MMU_PAGE = const(0x10000)
+_IMAGE_HEADER_LEN = const(24)
+_IMAGE_MAX_SEGMENTS = const(16)
+_APP_DESC_LEN = const(256)
+_MAX_FLASH_ADDR = const(0x1000000)
 
 PartitionEntry = namedtuple("PartitionEntry", ("type", "subtype", "addr", "size", "label", "flags"))
 
-DEFAULT_TABLE = (
-    PartitionEntry(TYPE_DATA, SUBTYPE_DATA_NVS, 0x9000, 0x4000, "nvs", 0),
-    PartitionEntry(TYPE_DATA, SUBTYPE_DATA_OTA, 0xD000, 0x2000, "otadata", 0),
-    PartitionEntry(TYPE_DATA, SUBTYPE_DATA_PHY, 0xF000, 0x1000, "phy_init", 0),
-    PartitionEntry(TYPE_APP, SUBTYPE_APP_OTA_0, 0x10000, 0x300000, "ota_0", 0),
-    PartitionEntry(TYPE_APP, SUBTYPE_APP_OTA_0 + 1, 0x310000, 0x300000, "ota_1", 0),
-    PartitionEntry(TYPE_DATA, SUBTYPE_DATA_FAT, 0x610000, 0x1F0000, "vfs", 0),
-)
+def __getattr__(name):
+    # What only the host uses (making flash files) is in flashsim_host.py, loaded on first use:
+    # a device job never needs it, and compiled it would take heap and qstrs that a board's C
+    # esp32 module does not.
+    if name in ("create_flash", "partition_table_bytes", "DEFAULT_TABLE"):
+        import flashsim_host
+
+        return getattr(flashsim_host, name)
+    raise AttributeError(name)
+
 
 # Why the last esp_image_verify() failed (None after a success): for test messages.
 last_verify_error = None
@@ -324,23 +334,6 @@ class Flash:
 
 # ---------------------------------------------------------------- partition table
 
-def _pack_entry(e):
-    label = e[4].encode() if isinstance(e[4], str) else bytes(e[4])
-    if len(label) > 16:
-        raise ValueError("partition label longer than 16 bytes: %r" % (label,))
-    label = label + b"\0" * (16 - len(label))
-    return struct.pack(_ENTRY_FMT, _MAGIC, e[0], e[1], e[2], e[3], label, e[5])
-
-
-def partition_table_bytes(partitions=DEFAULT_TABLE):
-    """The binary table as gen_esp32part.py writes it (with MD5), padded with 0xFF to 0xC00."""
-    body = b"".join([_pack_entry(e) for e in partitions])
-    body += _MD5_MAGIC + b"\xff" * 14 + hashlib.md5(body).digest()
-    if len(body) >= PARTITION_TABLE_MAX_LEN:
-        raise ValueError("partition table too long")
-    return body + b"\xff" * (PARTITION_TABLE_MAX_LEN - len(body))
-
-
 def parse_partition_table(data, flash_size=None):
     """Records of a binary table, checked as esp_partition_table_verify() does (ValueError)."""
     entries = []
@@ -426,40 +419,6 @@ def get_next_update_partition(table, start_from):
 
 # ---------------------------------------------------------------- images
 
-def create_flash(path, size=FLASH_SIZE, partitions=DEFAULT_TABLE, app_image=None, first_boot=True):
-    """Write a flash file: all 0xFF, the partition table at 0x8000, erased otadata, and
-    `app_image` (bytes) in ota_0 (else the factory app) as the firmware the chip runs.
-
-    With an app and first_boot=True the chip is then powered on once (boot()): ESP-IDF's
-    bootloader, finding otadata erased and no factory app, records ota_0 in otadata[0]
-    (seq 1, VALID). The file is then a board that runs ota_0, and later boots leave otadata
-    alone until something calls set_boot(). first_boot=False keeps otadata erased."""
-    ff = b"\xff" * _BLOCK64
-    with open(path, "wb") as f:
-        left = size
-        while left > 0:
-            n = _BLOCK64 if left >= _BLOCK64 else left
-            f.write(ff if n == _BLOCK64 else ff[:n])
-            left -= n
-        f.seek(PARTITION_TABLE_OFFSET)
-        f.write(partition_table_bytes(partitions))
-        if app_image is not None:
-            table = [PartitionEntry(*e) for e in partitions]
-            part = find_first(table, TYPE_APP, SUBTYPE_APP_OTA_0) or find_first(table, TYPE_APP)
-            if part is None:
-                raise ValueError("the partition table has no app partition for app_image")
-            if len(app_image) > part.size:
-                raise ValueError("app_image (%d bytes) does not fit in %s" % (len(app_image), part.label))
-            f.seek(part.addr)
-            f.write(app_image)
-    if app_image is not None and first_boot:
-        fl = Flash(path)
-        try:
-            boot(fl)
-        finally:
-            fl.close()
-
-
 def _flash_bytes(flash, addr, n):
     buf = bytearray(n)
     flash.read(addr, buf)
@@ -480,7 +439,7 @@ def verify_image(flash, part):
     return last_verify_error
 
 
-_FOLD = 256  # bytes per integer in the checksum fold
+_FOLD = const(256)  # bytes per integer in the checksum fold
 
 def _verify(flash, part):
     base = part.addr

@@ -1,6 +1,6 @@
-# Where the esp32 shim's NVS keeps its values: the flash's nvs partition, so that they survive a
-# simulated reboot (a new process) and a power cut tears them as it would on the chip. Host only;
-# one source for CPython and the MicroPython unix port.
+# The esp32 shim's NVS class (esp32.NVS loads it on first use) and where it keeps its values: the
+# flash's nvs partition, so that they survive a simulated reboot (a new process) and a power cut
+# tears them as it would on the chip. Host only; one source for CPython and the MicroPython unix port.
 #
 # The partition holds two 8 KiB slots; commit() writes a snapshot of every namespace into the slot
 # the newest one is not in, body first, then a header with a sequence number, the length and a
@@ -65,3 +65,96 @@ def store(flash, table, data, seq):
     flash.erase(addr, SLOT)
     flash.write(addr + HEAD, body)
     flash.write(addr, MAGIC + struct.pack("<III", seq, len(body), binascii.crc32(body) & 0xFFFFFFFF))
+
+
+class NVS:
+    """esp32.NVS on the flash's nvs partition (shims/nvsflash.py): set_*() and erase_key() change
+    what get_*() sees at once, and only commit() makes it durable, across a reset or a power cut.
+    Errors as the port raises them (check_esp_err): a missing key is OSError(-0x1102,
+    'ESP_ERR_NVS_NOT_FOUND'). The board's NVS is C and takes nothing from the GC heap, so the
+    shim's own bookkeeping runs with the heap unlocked (micropython.heap_lock() tests)."""
+
+    _values = None  # {namespace: {key: [kind, value]}}, committed and pending
+    _seq = 0
+    commits = 0  # commit() calls in this process (tests count NVS wear)
+
+    def __init__(self, namespace):
+        if not isinstance(namespace, str) or not 0 < len(namespace) <= 15:
+            raise ValueError("NVS namespace must be a str of 1 to 15 characters")
+        if NVS._values is None:
+            import esp32
+
+            NVS._values, NVS._seq = load(esp32.flash, esp32._table)
+        self._name = namespace
+
+    def _ns(self):
+        return NVS._values.setdefault(self._name, {})
+
+    def _get(self, key, kind):
+        entry = NVS._values.get(self._name, {}).get(key)
+        if entry is None:
+            raise flashsim.esp_error(flashsim.ESP_ERR_NVS_NOT_FOUND)
+        if entry[0] != kind:
+            raise flashsim.esp_error(flashsim.ESP_ERR_NVS_TYPE_MISMATCH)
+        return entry[1]
+
+    def set_i32(self, key, value):
+        if not -0x80000000 <= value <= 0x7FFFFFFF:
+            raise OverflowError("value does not fit in int32")
+        depth = _unlock()
+        self._ns()[key] = ["i32", value]
+        _relock(depth)
+
+    def get_i32(self, key):
+        return self._get(key, "i32")
+
+    def set_blob(self, key, value):
+        depth = _unlock()
+        self._ns()[key] = ["blob", bytes(value).hex()]
+        _relock(depth)
+
+    def get_blob(self, key, buf):
+        value = bytes.fromhex(self._get(key, "blob"))
+        if len(buf) < len(value):
+            raise flashsim.esp_error(flashsim.ESP_ERR_NVS_INVALID_LENGTH)
+        buf[0:len(value)] = value
+        return len(value)
+
+    def erase_key(self, key):
+        ns = NVS._values.get(self._name, {})
+        if key not in ns:
+            raise flashsim.esp_error(flashsim.ESP_ERR_NVS_NOT_FOUND)
+        del ns[key]
+
+    def commit(self):
+        depth = _unlock()
+        try:
+            NVS.commits += 1
+            NVS._seq += 1
+            import esp32
+
+            store(esp32.flash, esp32._table, NVS._values, NVS._seq)
+        finally:
+            _relock(depth)
+
+
+def _unlock():
+    """Unlock the GC heap if micropython.heap_lock() holds it; the depth, for _relock()."""
+    try:
+        import micropython
+    except ImportError:
+        return 0
+    micropython.heap_lock()  # heap_unlock() says the depth left; lock once more to count safely
+    depth = -1
+    while True:
+        depth += 1
+        if not micropython.heap_unlock():
+            return depth
+
+
+def _relock(depth):
+    if depth:
+        import micropython
+
+        for _ in range(depth):
+            micropython.heap_lock()

@@ -182,17 +182,7 @@ def parse(config):
     cfg.http = http_config(config["http_config"], bool(get("allow_http_insecure_transport")))
     cfg.init_cb = get("http_client_init_cb")
     cfg.bulk_erase = bool(get("bulk_flash_erase"))
-    cfg.range_size = 0
-    if get("partial_http_download"):
-        cfg.range_size = get("max_http_request_size") or _DEFAULT_REQUEST_SIZE
-    # Resume after whole 4 KiB sectors only: a partly written sector may be torn.
-    cfg.resume_from = 0
-    # ota_resumption alone: the package keeps the progress in NVS (progress.py); with
-    # ota_image_bytes_written, ESP-IDF's form: the application says where to go on.
-    cfg.auto_resume = bool(get("ota_resumption")) and get("ota_image_bytes_written") is None
-    cfg.keep_on_abort = bool(get("ota_resumption_keep_on_abort"))
-    if get("ota_resumption"):
-        cfg.resume_from = (get("ota_image_bytes_written") or 0) // _BLOCK * _BLOCK
+    _ranges(cfg, get)
     cfg.decrypt_cb = get("decrypt_cb")
     cfg.decrypt_ctx = get("decrypt_user_ctx")
     cfg.enc_header = get("enc_img_header_size") or 0
@@ -221,6 +211,21 @@ def parse(config):
     if cfg.kind and cfg.resume_from:  # its byte offsets are the patch's, not the image's
         _fail("ota_image_bytes_written", "cannot resume a delta patch: use ota_resumption alone", ESP_ERR_NOT_SUPPORTED)
     return cfg
+
+
+def _ranges(cfg, get):
+    # partial_http_download and ota_resumption: the Range requests and where the download starts.
+    cfg.range_size = 0
+    if get("partial_http_download"):
+        cfg.range_size = get("max_http_request_size") or _DEFAULT_REQUEST_SIZE
+    # Resume after whole 4 KiB sectors only: a partly written sector may be torn.
+    cfg.resume_from = 0
+    # ota_resumption alone: the package keeps the progress in NVS (progress.py); with
+    # ota_image_bytes_written, ESP-IDF's form: the application says where to go on.
+    cfg.auto_resume = bool(get("ota_resumption")) and get("ota_image_bytes_written") is None
+    cfg.keep_on_abort = bool(get("ota_resumption_keep_on_abort"))
+    if get("ota_resumption"):
+        cfg.resume_from = (get("ota_image_bytes_written") or 0) // _BLOCK * _BLOCK
 
 
 def update_partition(partition):

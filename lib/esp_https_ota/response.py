@@ -139,17 +139,23 @@ def read_head(c):
             c.etag = _text(line, v, k)
         elif c.want_validator and k < len(line) and _is(line, 0, colon, b"last-modified"):
             c.last_modified = _text(line, v, k)
-        elif _is(line, 0, colon, b"content-range"):  # bytes first-last/total, or a 416's */total
-            dash = _index(line, v, k, 45)
-            slash = _index(line, v, k, 47)
-            first = dash if dash < slash else slash
-            while first > v and line[first - 1] != _SP:  # back to the blank after the unit
-                first -= 1
-            c.range_total = _int(line, slash + 1, k)
-            if dash < slash:  # the total may be "*" (unknown)
-                c.range_start = _int(line, first, dash)
-                ok = c.range_start >= 0 and (c.range_total >= 0 or _is(line, slash + 1, k, b"*"))
-            else:  # "*/total": no range (RFC 9110 14.4)
-                ok = _is(line, first, slash, b"*") and c.range_total >= 0
-            if not ok:
-                raise c.fail(ESP_ERR_HTTP_FETCH_HEADER, "bad Content-Range %r" % bytes(line[v:k]))
+        elif _is(line, 0, colon, b"content-range"):
+            _content_range(c, line, v, k)
+
+
+def _content_range(c, line, v, k):
+    # Content-Range in line[v:k], "bytes first-last/total" or a 416's "*/total", into
+    # c.range_start and c.range_total.
+    dash = _index(line, v, k, 45)
+    slash = _index(line, v, k, 47)
+    first = dash if dash < slash else slash
+    while first > v and line[first - 1] != _SP:  # back to the blank after the unit
+        first -= 1
+    c.range_total = _int(line, slash + 1, k)
+    if dash < slash:  # the total may be "*" (unknown)
+        c.range_start = _int(line, first, dash)
+        ok = c.range_start >= 0 and (c.range_total >= 0 or _is(line, slash + 1, k, b"*"))
+    else:  # "*/total": no range (RFC 9110 14.4)
+        ok = _is(line, first, slash, b"*") and c.range_total >= 0
+    if not ok:
+        raise c.fail(ESP_ERR_HTTP_FETCH_HEADER, "bad Content-Range %r" % bytes(line[v:k]))

@@ -41,8 +41,8 @@ def server(pki, tmp_path_factory):
         yield srv
 
 
-def aio_ota(flash_path, mode, url, ca, *opts):
-    return run_scenario(MP, "aio_run.py", mode, url, ca, *opts, env={"ESP32_FLASH": str(flash_path)})
+def aio_ota(flash_path, mode, url, ca, *opts, heap=None):
+    return run_scenario(MP, "aio_run.py", mode, url, ca, *opts, env={"ESP32_FLASH": str(flash_path)}, heap=heap)
 
 
 def untouched(flash_path):
@@ -73,7 +73,11 @@ def assert_new_image_boots(res, flash_path, tmp_path):
         "ESP_OK; patched against the running app, boots the new image; no blocking read")),
 ])
 def test_async_ota_never_waits_for_the_network_inside_a_step(flash, server, pki, tmp_path, mode, query):
-    res = aio_ota(flash, mode, server.url(query), pki["ca"])
+    # A gzip body's 32 KiB window must be one block. After an asyncio OTA in the same process, the
+    # second begin() (from .py: it compiles its modules again) finds one in a 256 KiB heap or not
+    # depending on where the compiles land: measured, 240 and 264-320 KiB pass, 248 and 256 fail.
+    # This case is about the pacing and the second begin(), not the smallest heap (bench/heap.py).
+    res = aio_ota(flash, mode, server.url(query), pki["ca"], heap="320k" if ".gz" in query else None)
     assert_new_image_boots(res, flash, tmp_path)
     if mode == "steps":
         assert res["blocked"] == 0, res.result

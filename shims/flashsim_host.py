@@ -1,18 +1,15 @@
 # The host-only part of flashsim (flashsim.create_flash and friends load it on first use): the
 # default partition table, its binary form as gen_esp32part.py writes it, and new flash files.
-# One source for CPython and the MicroPython unix port, as flashsim.
+# CPython only: the tests and tools make flash files on the host, before a device job runs (and
+# there flashsim's private const()s are plain globals, so the formats are defined once, in flashsim).
 import hashlib
 import struct
 
-from flashsim import (
+from flashsim import (  # type: ignore[attr-defined]
+    _BLOCK64, _ENTRY_FMT, _MAGIC, _MD5_MAGIC,
     PartitionEntry, Flash, boot, find_first, FLASH_SIZE, PARTITION_TABLE_OFFSET, PARTITION_TABLE_MAX_LEN,
     TYPE_APP, TYPE_DATA, SUBTYPE_APP_OTA_0, SUBTYPE_DATA_NVS, SUBTYPE_DATA_OTA, SUBTYPE_DATA_PHY, SUBTYPE_DATA_FAT,
 )
-
-_BLOCK64 = 65536
-_ENTRY_FMT = "<2sBBII16sI"  # esp_partition_info_t, as flashsim parses it
-_MAGIC = b"\xaa\x50"
-_MD5_MAGIC = b"\xeb\xeb"
 
 DEFAULT_TABLE = (
     PartitionEntry(TYPE_DATA, SUBTYPE_DATA_NVS, 0x9000, 0x4000, "nvs", 0),

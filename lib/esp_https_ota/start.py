@@ -24,27 +24,27 @@ def begin(config, claim, release):
         # into the whole heap; the config, whose code is then unloaded; into the room that leaves,
         # the blocks that must be contiguous (write buffer, TLS context); then the HTTP code.
         gc.threshold(_COMPILE_GC_EVERY)
-        from .writer import OTAWriter
+        try:
+            from .writer import OTAWriter
 
-        gc.collect()
-        cfg = _parse(config)
-        post(ESP_HTTPS_OTA_START)
-        h = claim(cfg.partition, OTAWriter(cfg.partition, cfg.buffer_size, cfg.min_secure_version))
-        tls = None
-        if cfg.http.dest[0] == "https":
-            from .transport import tls_context
+            gc.collect()
+            cfg = _parse(config)
+            post(ESP_HTTPS_OTA_START)
+            h = claim(cfg.partition, OTAWriter(cfg.partition, cfg.buffer_size, cfg.min_secure_version))
+            tls = None
+            if cfg.http.dest[0] == "https":
+                from .transport import tls_context
 
-            tls = tls_context(cfg.http)
-        gc.collect()
-        from .http import HTTPClient
+                tls = tls_context(cfg.http)
+            gc.collect()
+            from .http import HTTPClient
 
-        h.client = HTTPClient(cfg.http, tls)
-        from .pipeline import build
-
-        gc.threshold(every)  # the application's setting again, before the first request
+            h.client = HTTPClient(cfg.http, tls)
+            from .pipeline import build
+        finally:
+            gc.threshold(every)  # the application's setting again, before the first request
         yield from build(h, cfg)
     except BaseException as e:
-        gc.threshold(every)
         release(h)
         if isinstance(e, MemoryError):  # as ESP-IDF's failed malloc, once what begin() held is given back
             raise OTAError(ESP_ERR_NO_MEM, "begin() ran out of heap (write_buffer_size %d)" % cfg.buffer_size
